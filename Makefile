@@ -32,5 +32,9 @@ test: venv toolchain
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+# The IDL (both formats) and src/discriminators.h, generated from programs/ephemeral_vault/idl.py.
+idl: venv
+	$(PY) -m programs.ephemeral_vault.idl
+
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis
