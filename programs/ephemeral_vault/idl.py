@@ -82,10 +82,11 @@ class Struct:
 
 @dataclass(frozen=True)
 class Seed:
-    """A PDA seed: a constant byte string, or the key of another account of the same instruction."""
+    """A PDA seed: a constant byte string, the key of another account of the instruction, or a pubkey argument."""
 
     const: bytes | None = None
     account: str | None = None
+    arg: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ DELEGATION_SEED = b"delegation"
 LAMPORTS_PER_SOL = 1_000_000_000
 
 VAULT_PDA = (Seed(const=VAULT_SEED), Seed(account="parent"), Seed(account="delegate"))
+# approve_delegate has no delegate account: the delegate is its argument.
+VAULT_PDA_DELEGATE_ARG = (Seed(const=VAULT_SEED), Seed(account="parent"), Seed(arg="delegate"))
 DELEGATION_PDA = (Seed(const=DELEGATION_SEED), Seed(account="vault"))
 SYSTEM_PROGRAM = AccountMeta("system_program", address=SYSTEM_PROGRAM_ID)
 
@@ -186,7 +189,7 @@ INSTRUCTIONS = (
         "approve_delegate",
         (
             AccountMeta("parent", writable=True, signer=True),
-            AccountMeta("vault", pda=VAULT_PDA),
+            AccountMeta("vault", pda=VAULT_PDA_DELEGATE_ARG),
             AccountMeta("delegation", writable=True, pda=DELEGATION_PDA),
             SYSTEM_PROGRAM,
         ),
@@ -360,6 +363,8 @@ def _camel(name: str) -> str:
 def _spec_seed(seed: Seed) -> dict[str, object]:
     if seed.const is not None:
         return {"kind": "const", "value": list(seed.const)}
+    if seed.arg is not None:
+        return {"kind": "arg", "path": seed.arg}
     return {"kind": "account", "path": seed.account}
 
 
