@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     solana_rpc_url: str = "http://127.0.0.1:8899"
     program_id: str = DEV_PROGRAM_ID
 
+    # API (api/, docs/api.md)
+    api_host: str = Field(default="127.0.0.1", description="address `python -m api` binds")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="port `python -m api` listens on")
+    auth_domain: str = Field(default="ephemeral-vault", min_length=1, description="first line of signed messages")
+    auth_max_skew_seconds: int = Field(default=60, ge=1, le=3600, description="accepted |now - X-EV-Timestamp|")
+    rate_limit_per_minute: int = Field(default=120, ge=1, description="signed requests per parent, all instances")
+    api_service_token: SecretStr | None = Field(default=None, description="bearer token of POST /session/trade callers")
+    api_workflow_timeout_seconds: float = Field(default=30.0, gt=0, description="wait for a workflow update/query")
+    api_max_body_bytes: int = Field(default=65536, ge=1024, description="larger request bodies get 413")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
