@@ -36,5 +36,9 @@ test: venv toolchain
 idl: venv
 	$(PY) -m programs.ephemeral_vault.idl
 
+# The whole stack on embedded defaults: PostgreSQL, Temporal dev server (UI :8233), local chain, worker, API (:8000).
+run: venv toolchain
+	$(PY) -m devstack
+
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis

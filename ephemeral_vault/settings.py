@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ephemeral-vault"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="Web UI port of the dev server (make run)")
     temporal_tls_cert: Path | None = Field(default=None, description="client cert (PEM) for Temporal Cloud mTLS")
     temporal_tls_key: Path | None = Field(default=None, description="client key (PEM) for Temporal Cloud mTLS")
     temporal_api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key")
@@ -35,6 +37,16 @@ class Settings(BaseSettings):
     # Solana
     solana_rpc_url: str = "http://127.0.0.1:8899"
     program_id: str = DEV_PROGRAM_ID
+
+    # Key custody (DESIGN.md §5). KEK_KEYS is parsed by ephemeral_vault.custody (not here) so that a malformed
+    # value produces an error that never echoes key material.
+    kek_provider: Literal["env", "pkcs11"] = Field(default="env", description="where the key-encryption key lives")
+    kek_keys: SecretStr | None = Field(default=None, description="env KEKs: comma-separated id:base64(32 bytes)")
+    kek_active_id: str | None = Field(default=None, description="env KEK id that wraps new data keys")
+    pkcs11_module: Path = Field(default=Path("/usr/lib/softhsm/libsofthsm2.so"), description="PKCS#11 module")
+    pkcs11_token_label: str | None = Field(default=None, description="label of the PKCS#11 token holding the KEK")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="user PIN of that token")
+    pkcs11_key_label: str = Field(default="ephemeral-vault-kek", description="label of the active AES KEK on it")
 
     # API (api/, docs/api.md)
     api_host: str = Field(default="127.0.0.1", description="address `python -m api` binds")

@@ -1,0 +1,182 @@
+"""`make run`: the whole stack on embedded defaults, supervised, with readiness checks and a clean Ctrl-C.
+
+Order: PostgreSQL (DATABASE_URL or embedded) → migrations → Temporal dev server (UI :8233, search attributes
+registered) → local chain with the program → worker → API. Everything logs to var/log/<service>.log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+
+from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
+from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
+
+VAR = REPO_ROOT / "var"
+SEARCH_ATTRIBUTES = ("SessionStatus", "ParentWallet", "VaultPda")
+
+
+def http_probe(url: str, body: bytes | None = None) -> ReadyProbe:
+    async def probe() -> bool:
+        def fetch() -> bool:
+            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+            try:
+                with urllib.request.urlopen(req, timeout=1.0) as resp:  # noqa: S310 (our own localhost URL)
+                    return 200 <= resp.status < 300
+            except OSError:
+                return False
+
+        return await asyncio.to_thread(fetch)
+
+    return probe
+
+
+def worker_polling_probe(settings: Settings) -> ReadyProbe:
+    """Ready when a worker polls the task queue (asked through the Temporal CLI, so no SDK client is held open)."""
+
+    async def probe() -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "temporal"), "task-queue", "describe",
+            "--address", settings.temporal_address, "--namespace", settings.temporal_namespace,
+            "--task-queue", settings.temporal_task_queue, "--output", "json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+        return proc.returncode == 0 and b'"identity"' in out
+
+    return probe
+
+
+def temporal_argv(settings: Settings) -> list[str]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    argv = [
+        str(Path(sys.executable).parent / "temporal"), "server", "start-dev",
+        "--ip", host or "127.0.0.1", "--port", port,
+        "--ui-port", str(settings.temporal_ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--db-filename", str(VAR / "temporal.db"),
+        # WAL + synchronous=NORMAL roughly doubles the dev server's throughput; durability is still per commit.
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1",
+        "--log-level", "warn",
+    ]
+    for name in SEARCH_ATTRIBUTES:
+        argv += ["--search-attribute", f"{name}=Keyword"]
+    return argv
+
+
+def ensure_database(settings: Settings) -> str:
+    if settings.database_url:
+        print("  ✓ PostgreSQL from DATABASE_URL", flush=True)
+        return settings.database_url
+    from ephemeral_vault.db.embedded import EmbeddedPostgres
+
+    dsn = EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port).start()
+    print(f"  ✓ embedded PostgreSQL ready ({settings.embedded_pg_dir}, {dsn})", flush=True)
+    return dsn
+
+
+async def run_stack() -> int:
+    settings = get_settings()
+    VAR.mkdir(exist_ok=True)
+    if not PROGRAM_SO.exists():
+        print(f"missing {PROGRAM_SO}: run `make program`", file=sys.stderr)
+        return 2
+    sup = Supervisor(VAR / "log")
+    print("Ephemeral Vault — starting the local stack", flush=True)
+    dsn = await asyncio.to_thread(ensure_database, settings)
+    env = {"DATABASE_URL": dsn}
+    os.environ.update(env)
+
+    rc = await (await asyncio.create_subprocess_exec(*python_argv("-m", "ephemeral_vault.db.migrate"))).wait()
+    if rc != 0:
+        print("migrations failed", file=sys.stderr)
+        return rc
+    print("  ✓ migrations applied", flush=True)
+
+    t_host, _, t_port = settings.temporal_address.rpartition(":")
+    rpc_probe_body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getHealth"}).encode()
+    services = [
+        Service("temporal", temporal_argv(settings), tcp_probe(t_host, int(t_port))),
+        Service(
+            "localnet",
+            python_argv(
+                "-m", "localnet", "--host", settings.localnet_host, "--port", str(settings.localnet_port),
+                "--ledger", str(settings.localnet_ledger_dir),
+            ),
+            http_probe(f"http://{settings.localnet_host}:{settings.localnet_port}", rpc_probe_body),
+        ),
+        Service("worker", python_argv(str(REPO_ROOT / "worker.py")), worker_polling_probe(settings), env=env),
+        Service(
+            "api",
+            python_argv("-m", "api"),
+            http_probe(f"http://{settings.api_host}:{settings.api_port}/readyz"),
+            env=env,
+        ),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for service in services:
+            await service_start_or_stop(sup, service, stop)
+            if stop.is_set():
+                return 130
+        print_where_things_are(settings, dsn)
+        exited = asyncio.ensure_future(sup.wait_any_exit())
+        stopped = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if exited in done:
+            crashed = exited.result()
+            print(f"{crashed.name} exited unexpectedly; see {crashed.log_path}. Stopping.", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        print("Stopping…", flush=True)
+        await sup.stop_all()
+        print("Stopped.", flush=True)
+
+
+async def service_start_or_stop(sup: Supervisor, service: Service, stop: asyncio.Event) -> None:
+    start = asyncio.ensure_future(sup.start(service))
+    halt = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({start, halt}, return_when=asyncio.FIRST_COMPLETED)
+    if start in done:
+        halt.cancel()
+        start.result()
+    else:
+        start.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await start
+
+
+def print_where_things_are(settings: Settings, dsn: str) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        f"""
+Ephemeral Vault is running. Ctrl-C stops everything.
+  API            {api}   (OpenAPI docs: {api}/docs, metrics: {api}/metrics)
+  WebSocket      ws://{settings.api_host}:{settings.api_port}/ws/session
+  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}   (filter: SessionStatus="ACTIVE")
+  Temporal       {settings.temporal_address}  namespace={settings.temporal_namespace}
+                 task queue {settings.temporal_task_queue}
+  Solana RPC     http://{settings.localnet_host}:{settings.localnet_port}   program {settings.program_id}
+  PostgreSQL     {dsn}
+  Logs           {VAR / "log"}
+Try `make demo` in another terminal.""",
+        flush=True,
+    )
+
+
+def main() -> None:
+    sys.exit(asyncio.run(run_stack()))
+
+
+if __name__ == "__main__":
+    main()
