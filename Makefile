@@ -47,5 +47,9 @@ idl: venv
 run: venv toolchain
 	$(PY) -m devstack
 
+# Applies migrations/ to DATABASE_URL, or to the embedded server under EMBEDDED_PG_DIR (started and left running).
+migrate: venv
+	$(PY) -m ephemeral_vault.db.migrate
+
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,48 @@
+"""Valid-looking rows for tests: real base58 keys and signatures from solders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.signature import Signature
+
+
+def pubkey() -> str:
+    return str(Keypair().pubkey())
+
+
+def signature() -> str:
+    return str(Signature.from_bytes(uuid.uuid4().bytes * 4))
+
+
+def session_row(**overrides: Any) -> dict[str, Any]:
+    session_id = overrides.pop("id", None) or uuid.uuid4()
+    row: dict[str, Any] = {
+        "id": session_id,
+        "parent_wallet": pubkey(),
+        "ephemeral_pubkey": pubkey(),
+        "vault_pda": pubkey(),
+        "delegation_pda": pubkey(),
+        "max_deposit": 1_000_000_000,
+        "session_duration_s": 3600,
+        "session_expiry": datetime.now(UTC) + timedelta(hours=1),
+        "workflow_id": f"session-{session_id}",
+    }
+    row.update(overrides)
+    return row
+
+
+INSERT_SESSION_SQL = """
+INSERT INTO sessions (id, parent_wallet, ephemeral_pubkey, vault_pda, delegation_pda, max_deposit,
+                      session_duration_s, session_expiry, workflow_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+
+def insert_args(row: dict[str, Any]) -> list[Any]:
+    keys = ["id", "parent_wallet", "ephemeral_pubkey", "vault_pda", "delegation_pda", "max_deposit",
+            "session_duration_s", "session_expiry", "workflow_id"]
+    return [row[k] for k in keys]
