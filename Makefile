@@ -43,6 +43,10 @@ test: venv toolchain node-deps
 idl: venv
 	$(PY) -m programs.ephemeral_vault.idl
 
+# clang-19 compiles each programs/ephemeral_vault/src/*.c to a BPF object; programs/sbflink links the SBPF v0 .so.
+program: venv toolchain
+	$(PY) -m programs.build
+
 # The whole stack on embedded defaults: PostgreSQL, Temporal dev server (UI :8233), local chain, worker, API (:8000).
 run: venv toolchain
 	$(PY) -m devstack
