@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # Solana
     solana_rpc_url: str = "http://127.0.0.1:8899"
     program_id: str = DEV_PROGRAM_ID
+    solana_rpc_timeout_seconds: float = Field(default=10.0, gt=0, description="one JSON-RPC HTTP request")
+    solana_confirm_poll_seconds: float = Field(default=0.4, gt=0, description="signature-status poll interval")
+    solana_confirm_timeout_seconds: float = Field(
+        default=90.0, gt=0, description="give up waiting for a confirmation (retryable; resend is safe)"
+    )
 
     # Key custody (DESIGN.md §5). KEK_KEYS is parsed by ephemeral_vault.custody (not here) so that a malformed
     # value produces an error that never echoes key material.
