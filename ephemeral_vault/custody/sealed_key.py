@@ -85,8 +85,11 @@ class SealedKey:
         }
 
     @classmethod
-    def from_record(cls, row: Mapping[str, Any]) -> SealedKey:
-        """Build from a `session_keys` row (an asyncpg Record or a dict); checks shapes, not authenticity."""
+    def from_record(cls, row: Mapping[str, Any] | Any) -> SealedKey:
+        """Build from a `session_keys` row: an asyncpg Record, a dict, or an object with those attributes (such as
+        `ephemeral_vault.db.models.SessionKeyRecord`). Checks shapes, not authenticity."""
+        if not isinstance(row, Mapping) and not hasattr(row, "keys"):
+            row = {name: getattr(row, name) for name in _COLUMNS}
         session_id = row["session_id"]
         if not isinstance(session_id, uuid.UUID):
             session_id = uuid.UUID(str(session_id))
@@ -104,6 +107,18 @@ class SealedKey:
             secret_nonce=bytes(row["secret_nonce"]),
             alg=row["alg"],
         )
+
+
+_COLUMNS = (
+    "session_id",
+    "ephemeral_pubkey",
+    "kek_id",
+    "wrapped_dek",
+    "dek_nonce",
+    "secret_ciphertext",
+    "secret_nonce",
+    "alg",
+)
 
 
 def _opt_bytes(value: bytes | memoryview | None) -> bytes | None:
