@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .check import check_so
-from .link import LinkError, link
+from .linker import LinkError, link
 
 
 def main(argv: list[str] | None = None) -> int:

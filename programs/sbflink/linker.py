@@ -70,6 +70,7 @@ class _Linker:
         self.inputs: dict[tuple[int, int], _Input] = {}  # (object index, section index) -> placed section
         self.globals: dict[str, tuple[int, E.Symbol]] = {}
         self.dynrelocs: list[tuple[int, str]] = []  # (vaddr of the call, syscall name)
+        self.refused: set[tuple[int, int]] = set()  # writable sections already reported; no follow-up errors
 
     # ---- diagnostics -------------------------------------------------------------------------------------------
     def where(self, oi: int, sec: E.Section, off: int) -> str:
@@ -104,6 +105,7 @@ class _Linker:
                         f"symbols: {', '.join(names) or '-'}): SBPF v0 has no writable global data. "
                         "Make the variable `static const`, or keep state in an account or on the stack."
                     )
+                    self.refused.add((oi, sec.index))
                     continue
                 self.inputs[(oi, sec.index)] = _Input(obj, sec, kind, data=bytearray(sec.data))
             for sym in obj.symbols:
@@ -135,21 +137,21 @@ class _Linker:
                 text_end = pos
         return TEXT_START, text_end, E.align(pos, 8) if pos > start else start
 
-    def resolve(self, oi: int, symidx: int) -> tuple[int | None, E.Symbol]:
-        """(output vaddr or None if undefined, symbol); reports symbols defined in sections that are not output."""
+    def resolve(self, oi: int, symidx: int) -> tuple[int | None, E.Symbol, bool]:
+        """(output vaddr, or None if not in the output; symbol; whether its absence was already reported)."""
         obj = self.objects[oi]
         sym = obj.symbols[symidx]
         if sym.shndx == E.SHN_UNDEF:
             g = self.globals.get(sym.name)
             if g is None:
-                return None, sym
+                return None, sym, False
             oi, sym = g
         if sym.shndx in (E.SHN_ABS, E.SHN_COMMON):
-            return None, sym
+            return None, sym, sym.shndx == E.SHN_COMMON
         inp = self.inputs.get((oi, sym.shndx))
         if inp is None:
-            return None, sym
-        return inp.vaddr + sym.value, sym
+            return None, sym, (oi, sym.shndx) in self.refused
+        return inp.vaddr + sym.value, sym, False
 
     def check_text(self, oi: int, inp: _Input) -> None:
         data, sec = inp.data, inp.sec
@@ -203,7 +205,9 @@ class _Linker:
             if rel.sym >= len(obj.symbols):
                 self.problems.append(f"{where}: relocation against symbol #{rel.sym}, which does not exist")
                 continue
-            addr, sym = self.resolve(oi, rel.sym)
+            addr, sym, reported = self.resolve(oi, rel.sym)
+            if reported:
+                continue
             name = sym.name or "<section>"
             rname = E.RELOC_NAMES.get(rel.type, f"type {rel.type}")
             if inp.kind == "text" and rel.type == E.R_BPF_64_64 and data[rel.offset] == LDDW:
