@@ -1,0 +1,18 @@
+"""`python -m api`: serve the API with uvicorn on API_HOST:API_PORT (settings from the environment)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api.app import create_app
+from ephemeral_vault.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=False,
+                log_level="info")
+
+
+if __name__ == "__main__":
+    main()

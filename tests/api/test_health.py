@@ -1,0 +1,46 @@
+"""Operator routes over real HTTP."""
+
+from __future__ import annotations
+
+from tests.api.conftest import ApiInstance
+
+
+async def test_healthz_answers_ok_without_dependencies(api: ApiInstance) -> None:
+    async with api.client() as http:
+        response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_naming_temporal_when_temporal_is_down(api: ApiInstance) -> None:
+    async with api.client() as http:
+        response = await http.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["postgres"] == {"ok": True, "error": None}
+    assert body["checks"]["temporal"]["ok"] is False
+
+
+async def test_metrics_count_requests_by_route_template_and_status(api: ApiInstance) -> None:
+    async with api.client() as http:
+        await http.get("/healthz")
+        await http.get("/no/such/route")
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'ev_api_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'ev_api_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert "# TYPE ev_api_request_duration_seconds histogram" in text
+    assert "ev_api_websocket_connections 0.0" in text
+
+
+async def test_unknown_route_and_wrong_method_use_the_error_shape(api: ApiInstance) -> None:
+    async with api.client() as http:
+        missing = await http.get("/nope")
+        wrong_method = await http.get("/session/create")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
