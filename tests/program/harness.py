@@ -101,6 +101,13 @@ class Session:
     delegation: Pubkey
     delegation_bump: int
 
+    def __repr__(self) -> str:
+        # Keypair's repr prints its secret bytes: show public keys only, even for throwaway test keys.
+        return (
+            f"Session(parent={self.parent.pubkey()}, delegate={self.delegate.pubkey()}, vault={self.vault}, "
+            f"delegation={self.delegation})"
+        )
+
 
 @dataclass(frozen=True)
 class Sent:
