@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # Solana
     solana_rpc_url: str = "http://127.0.0.1:8899"
     program_id: str = DEV_PROGRAM_ID
+
+    # Local chain (`python -m localnet`): a Solana JSON-RPC node over LiteSVM
+    localnet_host: str = Field(default="127.0.0.1", description="interface the local chain listens on")
+    localnet_port: int = Field(default=8899, ge=1, le=65535, description="local chain JSON-RPC port")
+    localnet_ledger_dir: Path | None = Field(default=None, description="persist local chain state here; unset = memory")
+    localnet_slot_ms: int = Field(default=400, ge=0, description="wall milliseconds per slot; 0 = slots never advance")
     solana_rpc_timeout_seconds: float = Field(default=10.0, gt=0, description="one JSON-RPC HTTP request")
     solana_confirm_poll_seconds: float = Field(default=0.4, gt=0, description="signature-status poll interval")
     solana_confirm_timeout_seconds: float = Field(
@@ -52,6 +58,23 @@ class Settings(BaseSettings):
     pkcs11_token_label: str | None = Field(default=None, description="label of the PKCS#11 token holding the KEK")
     pkcs11_pin: SecretStr | None = Field(default=None, description="user PIN of that token")
     pkcs11_key_label: str = Field(default="ephemeral-vault-kek", description="label of the active AES KEK on it")
+
+    # Session workflows (workflows/, activities/, worker.py)
+    approval_window_seconds: int = Field(default=600, ge=10, description="approve within this or ABANDONED")
+    revoke_window_seconds: int = Field(
+        default=600, ge=10, description="wait this long for the parent's revoke_access before cleanup at expiry"
+    )
+    chain_poll_seconds: int = Field(default=5, ge=1, description="how often a workflow re-reads the chain")
+    session_fee_float_lamports: int = Field(
+        default=5_000_000, ge=0, description="SOL the parent sends the ephemeral key to pay trade fees"
+    )
+    max_trades_per_run: int = Field(default=500, ge=1, description="continue-as-new after this many trades")
+    cleaner_keypair_path: Path = Field(
+        default=REPO_ROOT / "var" / "cleaner-keypair.json",
+        description="keypair that signs cleanup_vault (JSON array); a dev one is generated when missing",
+    )
+    vault_sweep_interval_seconds: int = Field(default=300, ge=10, description="VaultSweep schedule interval")
+    worker_max_concurrent_activities: int = Field(default=50, ge=1, description="activity slots per worker")
 
     # API (api/, docs/api.md)
     api_host: str = Field(default="127.0.0.1", description="address `python -m api` binds")
