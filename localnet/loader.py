@@ -117,10 +117,17 @@ def _write_chunk_size(payer: Keypair, buffer: Pubkey, authority: Keypair, blockh
 
 
 def deploy_upgradeable(
-    svm: LiteSVM, payer: Keypair, program_keypair: Keypair, upgrade_authority: Keypair, elf: bytes
+    svm: LiteSVM,
+    payer: Keypair,
+    program_keypair: Keypair,
+    upgrade_authority: Keypair,
+    elf: bytes,
+    *,
+    max_data_len: int | None = None,
 ) -> None:
     """Deploy `elf` at `program_keypair.pubkey()` with `upgrade_authority`, then warp one slot so it is callable.
 
+    `max_data_len` (default: the ELF's size) bounds later upgrades of the ProgramData account.
     Raises DeployError (runtime error + logs) if any loader transaction fails, e.g. the ELF is refused.
     """
     buffer = Keypair()
@@ -156,7 +163,7 @@ def deploy_upgradeable(
         )
 
     program_id = program_keypair.pubkey()
-    max_data_len = len(elf)
+    max_data_len = len(elf) if max_data_len is None else max_data_len
     _send(
         svm,
         payer,

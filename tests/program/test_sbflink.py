@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 from solders.transaction_metadata import FailedTransactionMetadata
 
 import programs.sbflink.linker as sbflink_linker
-from localnet.loader import DeployError
+from localnet.loader import BPF_LOADER_UPGRADEABLE_ID, DeployError, deploy_upgradeable, programdata_address
 from programs.sbflink import LinkError, check_so, link
 from programs.sbflink import elf as E
 from programs.sbflink.isa import CALL, CALLX, LDDW, Insn
@@ -280,6 +280,23 @@ def test_unknown_syscall_slips_past_add_program_but_not_a_real_deploy(compile_c,
     chain.load(elf, "add_program")
     with pytest.raises(DeployError, match=r"Unresolved symbol \(sol_log_typo\)"):
         chain.load(elf, "deploy_upgradeable")
+
+
+def test_deploy_records_the_upgrade_authority_and_the_program_data(build_fixture):
+    chain = Chain("all-features")
+    elf = build_fixture("hello.c")
+    program, authority = Keypair(), Keypair()
+    chain.svm.airdrop(authority.pubkey(), 1_000_000_000)
+    deploy_upgradeable(chain.svm, chain.payer, program, authority, elf, max_data_len=2 * len(elf))
+    account = chain.svm.get_account(program.pubkey())
+    programdata = chain.svm.get_account(programdata_address(program.pubkey()))
+    assert account.owner == BPF_LOADER_UPGRADEABLE_ID and account.executable
+    assert account.data == struct.pack("<I", 2) + bytes(programdata_address(program.pubkey()))
+    # ProgramData: tag 3, slot, Some(authority), then the ELF padded to max_data_len
+    assert programdata.data[:4] == struct.pack("<I", 3)
+    assert programdata.data[12:45] == b"\x01" + bytes(authority.pubkey())
+    assert programdata.data[45:] == elf + bytes(len(elf))
+    assert program_logs(chain.invoke(program.pubkey())) == ["Program log: hello from sbflink"]
 
 
 # ---- command line -------------------------------------------------------------------------------------------------
