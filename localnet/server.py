@@ -1,0 +1,78 @@
+"""The HTTP side of the node: a Starlette app that reads a bounded body, parses JSON and hands it to the dispatcher
+in a worker thread (the SVM is behind a lock; the event loop keeps serving other clients meanwhile)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from localnet.chain import LocalChain
+from localnet.rpc.dispatcher import error_response, handle_payload
+from localnet.rpc.errors import PARSE_ERROR, RpcError
+
+# agave's MAX_REQUEST_BODY_SIZE
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(body: bytes) -> Any:
+    return json.loads(body, parse_constant=_reject_constant)
+
+
+def _json(content: Any) -> Response:
+    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+
+
+def create_app(chain: LocalChain, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
+    async def rpc(request: Request) -> Response:
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except BodyTooLarge:
+            return PlainTextResponse(f"request body larger than {max_body_bytes} bytes", status_code=413)
+        try:
+            payload = _parse(body)
+        except (ValueError, RecursionError):
+            return _json(error_response(None, RpcError(PARSE_ERROR, "Parse error")))
+        response = await anyio.to_thread.run_sync(handle_payload, chain, payload)
+        if response is None:
+            return Response(status_code=200)
+        return _json(response)
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def not_allowed(request: Request) -> Response:
+        return JSONResponse({"error": "use POST with a JSON-RPC 2.0 body"}, status_code=405)
+
+    return Starlette(
+        routes=[
+            Route("/", rpc, methods=["POST"]),
+            Route("/", not_allowed, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
