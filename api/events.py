@@ -23,9 +23,10 @@ from typing import Any
 
 import asyncpg
 
+from ephemeral_vault.db.events import CHANNEL, SessionEvent
+
 log = logging.getLogger("api.events")
 
-CHANNEL = "ev_session_events"
 QUEUE_SIZE = 1000
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -103,12 +104,12 @@ class EventHub:
 
     def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
+            SessionEvent.from_json(payload)  # the writers' format (ephemeral_vault/db/events.py); refuse others
             event = json.loads(payload)
-        except ValueError:
-            log.warning("ignoring a non-JSON notification on %s", CHANNEL)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed notification on %s (%d bytes)", CHANNEL, len(payload))
             return
-        if isinstance(event, dict):
-            self._dispatch(event)
+        self._dispatch(event)
 
     async def _run(self) -> None:
         attempt = 0

@@ -1,20 +1,24 @@
-"""What the API reads from PostgreSQL (never writes, apart from its own auth tables): who owns a session, the
-recorded row when the workflow is gone, and a parent's sessions page by page. The workflows write `sessions`."""
+"""What the API reads from PostgreSQL, through the data-access layer (ephemeral_vault/db): who owns a session, the
+recorded row once the workflow is gone, a parent's sessions page by page. The workflows' activities write `sessions`;
+the API writes only its own auth tables (api/auth.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import asyncpg
 
 from api.errors import ApiError
+from ephemeral_vault.db.errors import InvalidRecordError
+from ephemeral_vault.db.models import Session, SessionPage
+from ephemeral_vault.db.sessions import find_session, list_sessions_by_parent
+from ephemeral_vault.db.status import SessionStatus
 
 MAX_PAGE = 100
+T = TypeVar("T")
+_DB_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 def database_unavailable() -> ApiError:
@@ -22,87 +26,36 @@ def database_unavailable() -> ApiError:
                     headers={"Retry-After": "5"})
 
 
-@dataclass(frozen=True)
-class SessionRow:
-    session_id: uuid.UUID
-    status: str
-    parent_wallet: str
-    ephemeral_pubkey: str
-    vault_pda: str
-    delegation_pda: str
-    max_deposit: int
-    session_expiry: datetime
-    vault_balance: int | None
-    created_at: datetime
-    last_error: str | None
-
-
-_COLUMNS = ("id, status, parent_wallet, ephemeral_pubkey, vault_pda, delegation_pda, max_deposit, session_expiry, "
-            "vault_balance, created_at, last_error")
-
-
-def _row(record: asyncpg.Record) -> SessionRow:
-    return SessionRow(
-        session_id=record["id"], status=record["status"], parent_wallet=record["parent_wallet"],
-        ephemeral_pubkey=record["ephemeral_pubkey"], vault_pda=record["vault_pda"],
-        delegation_pda=record["delegation_pda"], max_deposit=record["max_deposit"],
-        session_expiry=record["session_expiry"], vault_balance=record["vault_balance"],
-        created_at=record["created_at"], last_error=record["last_error"],
-    )
-
-
-async def owned_session(pool: asyncpg.Pool, session_id: uuid.UUID, wallet: str) -> SessionRow | None:
-    """The session row when it exists AND belongs to `wallet`; None otherwise (the caller answers 404 either way)."""
+async def _db(call: Awaitable[T]) -> T:
     try:
-        record = await pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM sessions WHERE id = $1 AND parent_wallet = $2",  # noqa: S608 - constant columns
-            session_id, wallet,
-        )
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        raise database_unavailable() from None
-    return None if record is None else _row(record)
-
-
-async def session_exists(pool: asyncpg.Pool, session_id: uuid.UUID) -> bool:
-    try:
-        return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)", session_id))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return await call
+    except _DB_DOWN:
         raise database_unavailable() from None
 
 
-def encode_cursor(row: SessionRow) -> str:
-    raw = json.dumps([row.created_at.isoformat(), str(row.session_id)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+async def owned_session(pool: asyncpg.Pool, session_id: uuid.UUID, wallet: str) -> Session | None:
+    """The session when it exists AND belongs to `wallet`; None otherwise (the caller answers 404 either way)."""
+    session = await _db(find_session(pool, session_id))
+    if session is None or session.parent_wallet != wallet:
+        return None
+    return session
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    bad = ApiError(422, "validation_error", "query.cursor: not a cursor returned by this API", field="query.cursor")
+async def current_status(pool: asyncpg.Pool, session_id: uuid.UUID) -> str | None:
+    """Best effort (for error details): the recorded status, or None."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at_text, session_id_text = json.loads(raw)
-        created_at = datetime.fromisoformat(created_at_text)
-        if created_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return created_at.astimezone(UTC), uuid.UUID(session_id_text)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
-        raise bad from None
+        session = await find_session(pool, session_id)
+    except _DB_DOWN:
+        return None
+    return None if session is None else session.status.value
 
 
 async def list_sessions(
     pool: asyncpg.Pool, wallet: str, *, limit: int, cursor: str | None, status: str | None
-) -> tuple[list[SessionRow], str | None]:
-    """Newest first, keyset-paged on (created_at, id) (index `sessions_by_parent`)."""
-    after = decode_cursor(cursor) if cursor else None
-    sql = f"SELECT {_COLUMNS} FROM sessions WHERE parent_wallet = $1 AND ($2::text IS NULL OR status = $2)"  # noqa: S608
-    args: list[object] = [wallet, status]
-    if after is not None:
-        sql += " AND (created_at, id) < ($3, $4)"
-        args += [after[0], after[1]]
-    sql += f" ORDER BY created_at DESC, id DESC LIMIT {int(limit) + 1}"
+) -> SessionPage:
+    statuses = frozenset({SessionStatus(status)}) if status else None
     try:
-        records = await pool.fetch(sql, *args)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        raise database_unavailable() from None
-    rows = [_row(r) for r in records[:limit]]
-    next_cursor = encode_cursor(rows[-1]) if len(records) > limit and rows else None
-    return rows, next_cursor
+        return await _db(list_sessions_by_parent(pool, wallet, limit=limit, cursor=cursor, statuses=statuses))
+    except InvalidRecordError as err:
+        field = f"query.{err.field}"
+        raise ApiError(422, "validation_error", f"{field}: not valid here", field=field) from None

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path, Query
 
 from api import store
-from api.deps import ParentDep, PoolDep, SettingsDep, TemporalDep, service_caller
+from api.deps import ParentDep, PoolDep, TemporalDep, service_caller
 from api.errors import ApiError, session_not_found
 from api.models import (
     ApproveBody,
@@ -31,6 +31,7 @@ from api.models import (
     TradeResponse,
 )
 from api.temporal import TemporalGateway, WorkflowGone
+from ephemeral_vault.db.models import Session
 from workflows import messages as wf
 
 router = APIRouter(tags=["sessions"])
@@ -62,7 +63,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 _COMMON = (400, 401, 413, 422, 429, 503, 504)
 
 
-async def _owned_row(pool: Any, session_id: uuid.UUID, wallet: str) -> store.SessionRow:
+async def _owned_row(pool: Any, session_id: uuid.UUID, wallet: str) -> Session:
     row = await store.owned_session(pool, session_id, wallet)
     if row is None:
         raise session_not_found(session_id)
@@ -75,23 +76,16 @@ async def _update(temporal: TemporalGateway, pool: Any, session_id: uuid.UUID, n
     try:
         return await temporal.update(str(session_id), name, arg, result_type)
     except WorkflowGone:
-        current = await _current_status(pool, session_id)
+        current = await store.current_status(pool, session_id)
         if current is None:
             raise session_not_found(session_id) from None
         raise ApiError(409, "invalid_state", f"the session is closed (status {current})",
                        details={"current_status": current}) from None
     except ApiError as err:
         if err.status == 409 and not (err.details or {}).get("current_status"):
-            current = await _current_status(pool, session_id)
+            current = await store.current_status(pool, session_id)
             err.details = {**(err.details or {}), "current_status": current}
         raise
-
-
-async def _current_status(pool: Any, session_id: uuid.UUID) -> str | None:
-    try:
-        return await pool.fetchval("SELECT status FROM sessions WHERE id = $1", session_id)
-    except Exception:
-        return None
 
 
 @router.post(
@@ -194,7 +188,7 @@ async def session_status(session_id: Annotated[uuid.UUID, Path()], parent: Paren
         status = await temporal.status(str(session_id))
     except WorkflowGone:
         return SessionStatusResponse(
-            session_id=row.session_id, status=wf.SessionState(row.status), parent_wallet=row.parent_wallet,
+            session_id=row.id, status=wf.SessionState(row.status.value), parent_wallet=row.parent_wallet,
             ephemeral_pubkey=row.ephemeral_pubkey, vault_pda=row.vault_pda, delegation_pda=row.delegation_pda,
             session_expiry=int(row.session_expiry.timestamp()), max_deposit=row.max_deposit,
             last_error=row.last_error, source="database",
@@ -209,23 +203,21 @@ async def session_status(session_id: Annotated[uuid.UUID, Path()], parent: Paren
 async def list_sessions(
     parent: ParentDep,
     pool: PoolDep,
-    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=store.MAX_PAGE, description="page size")] = 20,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$",
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$",
                                         description="`next_cursor` of the previous page")] = None,
     status: Annotated[wf.SessionState | None, Query(description="only sessions in this state")] = None,
 ) -> SessionListResponse:
-    del settings
-    rows, next_cursor = await store.list_sessions(pool, parent.wallet, limit=limit, cursor=cursor,
-                                                  status=status.value if status else None)
+    page = await store.list_sessions(pool, parent.wallet, limit=limit, cursor=cursor,
+                                     status=status.value if status else None)
     return SessionListResponse(
         sessions=[SessionSummary(
-            session_id=r.session_id, status=wf.SessionState(r.status), ephemeral_pubkey=r.ephemeral_pubkey,
+            session_id=r.id, status=wf.SessionState(r.status.value), ephemeral_pubkey=r.ephemeral_pubkey,
             vault_pda=r.vault_pda, delegation_pda=r.delegation_pda, max_deposit=r.max_deposit,
             session_expiry=int(r.session_expiry.timestamp()), vault_balance=r.vault_balance,
             created_at=int(r.created_at.timestamp()),
-        ) for r in rows],
-        next_cursor=next_cursor,
+        ) for r in page.items],
+        next_cursor=page.next_cursor,
     )
 
 

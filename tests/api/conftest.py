@@ -27,6 +27,8 @@ from solders.pubkey import Pubkey
 from api.app import create_app
 from api.client_auth import ParentWalletAuth
 from ephemeral_vault.db.embedded import free_tcp_port
+from ephemeral_vault.db.models import NewSession
+from ephemeral_vault.db.sessions import create_session, transition_status
 from ephemeral_vault.settings import Settings
 
 SERVICE_TOKEN = "test-service-token-" + "x" * 16
@@ -120,23 +122,20 @@ def other_parent() -> Keypair:
     return Keypair()
 
 
-async def insert_session_row(pool: asyncpg.Pool, parent_wallet: str, *, status: str = "CREATED",
-                             created_at: datetime | None = None) -> uuid.UUID:
-    """Arrange a `sessions` row directly (what the create activity writes), for tests that need no workflow."""
+async def insert_session_row(pool: asyncpg.Pool, parent_wallet: str, *, status: str = "CREATED") -> uuid.UUID:
+    """Arrange a session through the data-access layer (what the create activity writes; NOTIFYs included), for
+    tests that need no workflow."""
     session_id = uuid.uuid4()
-    await pool.execute(
-        """INSERT INTO sessions (id, parent_wallet, ephemeral_pubkey, vault_pda, delegation_pda, max_deposit,
-                                 session_duration_s, session_expiry, workflow_id, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        session_id, parent_wallet, str(Pubkey.new_unique()), str(Pubkey.new_unique()), str(Pubkey.new_unique()),
-        1_000_000_000, 3600, datetime.now(UTC) + timedelta(hours=1), f"session-{session_id}",
-        created_at or datetime.now(UTC),
-    )
-    if status != "CREATED":
-        path = {"ACTIVE": ["ACTIVE"], "REVOKED": ["ACTIVE", "REVOKED"], "EXPIRED": ["ACTIVE", "EXPIRED"],
-                "CLEANED": ["ACTIVE", "REVOKED", "CLEANED"], "ABANDONED": ["ABANDONED"]}[status]
-        for step in path:
-            await pool.execute("UPDATE sessions SET status = $2 WHERE id = $1", session_id, step)
+    await create_session(pool, NewSession(
+        id=session_id, parent_wallet=parent_wallet, ephemeral_pubkey=str(Pubkey.new_unique()),
+        vault_pda=str(Pubkey.new_unique()), delegation_pda=str(Pubkey.new_unique()), max_deposit=1_000_000_000,
+        session_duration_s=3600, session_expiry=datetime.now(UTC) + timedelta(hours=1),
+        workflow_id=f"session-{session_id}",
+    ))
+    path = {"CREATED": [], "ACTIVE": ["ACTIVE"], "REVOKED": ["ACTIVE", "REVOKED"], "EXPIRED": ["ACTIVE", "EXPIRED"],
+            "CLEANED": ["ACTIVE", "REVOKED", "CLEANED"], "ABANDONED": ["ABANDONED"]}[status]
+    for step in path:
+        await transition_status(pool, session_id, step)
     return session_id
 
 
