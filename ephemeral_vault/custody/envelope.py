@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 def seal_new_session_key(session_id: uuid.UUID, kek: KekProvider) -> tuple[SealedKey, Pubkey]:
     """Generate the session's ephemeral keypair and return it sealed, with its public key."""
+    if not isinstance(session_id, uuid.UUID):
+        raise TypeError(f"session_id must be a uuid.UUID, got {type(session_id).__name__}")
     keypair = Keypair()
     pubkey = keypair.pubkey()
     secret = bytearray(bytes(keypair))

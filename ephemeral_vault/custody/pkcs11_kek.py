@@ -10,8 +10,10 @@ CKM_AES_KEY_WRAP_PAD, because:
   * SoftHSM 2.6 implements CKM_AES_GCM with caller-supplied IVs (a random 96-bit nonce per wrap, as the env KEK).
 The wrapped blob has the environment KEK's layout: 12-byte nonce || ciphertext || 16-byte tag.
 
-Each operation opens its own logged-in session under a lock: PKCS#11 login state is per process and sessions are
-not meant to be shared across threads; on SoftHSM an open+login+find costs about 2 ms, negligible per trade.
+Each operation opens its own logged-in session under one process-wide lock: PKCS#11 login state belongs to the
+process, so a second concurrent login (another thread, or a second provider instance such as a rotation ring) fails
+with CKR_USER_ALREADY_LOGGED_IN. On SoftHSM an open+login+find costs about 2 ms, negligible per trade; the calls
+block, so async callers should run custody operations in a thread.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from ephemeral_vault.settings import Settings
 KEK_ID_PREFIX = "pkcs11:"
 _DEK_LEN = 32
 _WRAPPED_LEN = NONCE_LEN + _DEK_LEN + GCM_TAG_LEN
+# Serialises every session this process opens on any token (see the module docstring). Re-entrant so that a nested
+# use by the same thread fails loudly (CKR_USER_ALREADY_LOGGED_IN -> KekUnavailableError) instead of deadlocking.
+_TOKEN_LOCK = threading.RLock()
 
 
 def kek_id_for(key_label: str) -> str:
@@ -86,7 +91,6 @@ class Pkcs11Kek:
         self._pin = pin
         self._key_label = key_label
         self._token = _token(_load_library(module), token_label)
-        self._lock = threading.Lock()
         # Fail at start-up, not at the first session: the active key must exist and be locked inside the token.
         with self._session() as session:
             self._find_key(session, key_label, unknown=KekConfigError)
@@ -143,7 +147,7 @@ class Pkcs11Kek:
 
     @contextmanager
     def _session(self) -> Iterator[Any]:
-        with self._lock, _logged_in(self._token, self._pin, self._token_label) as session:
+        with _logged_in(self._token, self._pin, self._token_label) as session:
             yield session
 
     def _find_key(self, session: Any, label: str, *, unknown: type[Exception]) -> Any:
@@ -170,10 +174,13 @@ def _token(lib: Any, token_label: str) -> Any:
 
 @contextmanager
 def _logged_in(token: Any, pin: SecretStr, token_label: str, *, rw: bool = False) -> Iterator[Any]:
-    try:
-        session = token.open(user_pin=pin.get_secret_value(), rw=rw)
-    except PKCS11Error as exc:
-        # The class name (PinIncorrect, TokenNotPresent, ...) says what happened; the PIN is never repeated.
-        raise KekUnavailableError(f"PKCS#11 login to token {token_label!r} failed ({type(exc).__name__})") from None
-    with session:
-        yield session
+    with _TOKEN_LOCK:
+        try:
+            session = token.open(user_pin=pin.get_secret_value(), rw=rw)
+        except PKCS11Error as exc:
+            # The class name (PinIncorrect, TokenNotPresent, ...) says what happened; the PIN is never repeated.
+            raise KekUnavailableError(
+                f"PKCS#11 login to token {token_label!r} failed ({type(exc).__name__})"
+            ) from None
+        with session:
+            yield session

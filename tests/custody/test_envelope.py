@@ -211,3 +211,8 @@ def test_record_round_trips_through_row_form(sealed: SealedKey) -> None:
 def test_row_with_a_malformed_pubkey_is_rejected_by_name(sealed: SealedKey) -> None:
     with pytest.raises(MalformedSealedKeyError, match="ephemeral_pubkey"):
         SealedKey.from_record({**sealed.to_record(), "ephemeral_pubkey": "not-base58-0OIl"})
+
+
+def test_sealing_refuses_a_session_id_that_is_not_a_uuid(kek: EnvKek) -> None:
+    with pytest.raises(TypeError, match=r"session_id must be a uuid\.UUID, got str"):
+        seal_new_session_key(str(uuid.uuid4()), kek)  # type: ignore[arg-type]

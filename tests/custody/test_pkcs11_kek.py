@@ -6,6 +6,7 @@ import dataclasses
 import os
 import traceback
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pkcs11
 import pytest
@@ -205,3 +206,17 @@ def test_pkcs11_provider_repr_names_token_and_label_only(softhsm_token: SoftHsmT
     assert repr(kek).startswith("Pkcs11Kek(token='ev-test', key='kek-")
     assert softhsm_token.pin.get_secret_value() not in repr(kek)
     assert_no_leak(repr(kek), [softhsm_token.pin.get_secret_value().encode()])
+
+
+def test_providers_used_from_many_threads_share_the_token_without_login_clashes(softhsm_token: SoftHsmToken) -> None:
+    # PKCS#11 login is per process: two providers (as in a rotation ring) used from several threads must not collide.
+    first, second = _new_kek(softhsm_token), _new_kek(softhsm_token)
+    sealed = [seal_new_session_key(uuid.uuid4(), kek) for kek in (first, second) * 4]
+
+    def sign(index: int) -> bool:
+        key, pubkey = sealed[index]
+        kek = first if index % 2 == 0 else second
+        return all(sign_message(key, kek, bytes([n])).verify(pubkey, bytes([n])) for n in range(5))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(sign, range(len(sealed)))) == [True] * len(sealed)
