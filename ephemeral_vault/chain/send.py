@@ -175,7 +175,7 @@ def classify_transaction_error(
     err: object,
     *,
     program: ProgramInterface,
-    instruction_programs: list[Pubkey] | None,
+    instruction_programs: list[Pubkey | None] | None,
     signature: str | None = None,
     logs: list[str] | None = None,
 ) -> ChainError:
@@ -261,7 +261,7 @@ def classify_rpc_exception(
     exc: BaseException,
     *,
     program: ProgramInterface,
-    instruction_programs: list[Pubkey] | None = None,
+    instruction_programs: list[Pubkey | None] | None = None,
     sending: bool = False,
     signature: str | None = None,
 ) -> ChainError:
@@ -310,7 +310,7 @@ def _classify_rpc_error_payload(
     payload: object,
     *,
     program: ProgramInterface,
-    instruction_programs: list[Pubkey] | None,
+    instruction_programs: list[Pubkey | None] | None,
     sending: bool,
     signature: str | None,
 ) -> ChainError:

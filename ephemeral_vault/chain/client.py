@@ -1,0 +1,454 @@
+"""`ChainClient`: every JSON-RPC call the backend makes, behind one class, with typed errors and safe resends.
+
+Built on solana-py's `AsyncClient` (commitment "confirmed"); every call goes through `_call`, which turns whatever
+the transport or the decoder raised into `RetryableRpcError` / `FinalChainError` (see errors.py).
+
+Sending is idempotent by signature. A transaction's first signature is fixed the moment it is signed, before it
+goes on the wire, so `send_and_confirm` first asks the chain whether that signature already landed
+(`getSignatureStatuses` with `searchTransactionHistory`) and only sends if it did not. A Temporal activity that
+crashed after sending and runs again with the same `SignedTx` therefore confirms the first attempt instead of
+doubling its effect. The only way to get a *different* transaction with the same intent is `rebuild_expired`, and
+it refuses until the old one can provably never land (block height past its `lastValidBlockHeight`, signature
+unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment, Confirmed, Finalized
+from solana.rpc.types import MemcmpOpts, TxOpts
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction
+from solders.transaction_status import TransactionConfirmationStatus
+
+from ephemeral_vault.chain.accounts import (
+    EPHEMERAL_VAULT,
+    DelegationAccount,
+    RawAccount,
+    VaultAccount,
+    account_discriminator,
+    decode_delegation,
+    decode_vault,
+)
+from ephemeral_vault.chain.errors import (
+    BlockhashExpired,
+    ChainError,
+    NotYetExpired,
+    RetryableRpcError,
+    SignatureVerificationFailed,
+)
+from ephemeral_vault.chain.events import decode_events
+from ephemeral_vault.chain.program import ProgramInterface, default_program
+from ephemeral_vault.chain.send import (
+    BlockhashInfo,
+    SignedTx,
+    TxResult,
+    _AlreadyProcessed,
+    classify_rpc_exception,
+    classify_transaction_error,
+)
+from ephemeral_vault.settings import get_settings
+
+T = TypeVar("T")
+
+_LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
+# While waiting for a confirmation, send the same bytes again every this many polls: a validator may drop a
+# transaction under load, and resending identical bytes can never execute twice.
+RESEND_EVERY_POLLS = 5
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    slot: int
+    confirmation_status: str  # "processed" | "confirmed" | "finalized"
+    err: object | None  # the runtime's TransactionError (solders type) when the transaction failed
+
+    @property
+    def landed(self) -> bool:
+        return self.confirmation_status in ("confirmed", "finalized")
+
+
+def instruction_programs(tx: Transaction) -> list[Pubkey | None]:
+    """Program id of each top-level instruction, in order (decides whose error table a custom code is read from).
+
+    None where the index points outside the account keys: such a transaction is malformed, and classifying the
+    node's answer about it must not crash on it.
+    """
+    keys = tx.message.account_keys
+    return [keys[ix.program_id_index] if ix.program_id_index < len(keys) else None for ix in tx.message.instructions]
+
+
+def sign_transaction(
+    instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair], blockhash: BlockhashInfo
+) -> SignedTx:
+    """Compile and sign a legacy transaction; `payer` pays the fee and signs first (its signature is the id)."""
+    keypairs = _unique_signers([payer, *signers])
+    message = Message.new_with_blockhash(list(instructions), payer.pubkey(), blockhash.blockhash)
+    return SignedTx.from_transaction(
+        Transaction(keypairs, message, blockhash.blockhash), blockhash.last_valid_block_height
+    )
+
+
+def _unique_signers(keypairs: Sequence[Keypair]) -> list[Keypair]:
+    seen: set[Pubkey] = set()
+    unique = []
+    for kp in keypairs:
+        if kp.pubkey() not in seen:
+            seen.add(kp.pubkey())
+            unique.append(kp)
+    return unique
+
+
+class ChainClient:
+    """The backend's one chain client. Use as `async with ChainClient() as chain: ...`."""
+
+    def __init__(
+        self,
+        rpc_url: str | None = None,
+        *,
+        program: ProgramInterface | None = None,
+        rpc_timeout_seconds: float | None = None,
+        poll_interval_seconds: float | None = None,
+        confirm_timeout_seconds: float | None = None,
+    ) -> None:
+        settings = get_settings()
+        self.rpc_url = rpc_url or settings.solana_rpc_url
+        self.program = program or default_program()
+        self.poll_interval_seconds = poll_interval_seconds or settings.solana_confirm_poll_seconds
+        self.confirm_timeout_seconds = confirm_timeout_seconds or settings.solana_confirm_timeout_seconds
+        self._rpc = AsyncClient(
+            self.rpc_url, commitment=Confirmed, timeout=rpc_timeout_seconds or settings.solana_rpc_timeout_seconds
+        )
+
+    async def __aenter__(self) -> ChainClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._rpc.close()
+
+    def __repr__(self) -> str:
+        return f"ChainClient(rpc_url={self.rpc_url!r}, program_id={self.program.program_id})"
+
+    # --- one choke point for every RPC call -------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        request: Callable[[], Awaitable[T]],
+        *,
+        sending: bool = False,
+        tx: Transaction | None = None,
+    ) -> T:
+        try:
+            resp = await request()
+        except BaseException as exc:
+            # pyo3's PanicException (a malformed response) is a BaseException; cancellation and exits are not ours.
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            raise classify_rpc_exception(
+                exc,
+                program=self.program,
+                instruction_programs=instruction_programs(tx) if tx is not None else None,
+                sending=sending,
+                signature=str(tx.signatures[0]) if tx is not None else None,
+            ) from exc
+        if isinstance(resp, int):
+            # solders decodes an error code it does not know to the bare int instead of raising.
+            raise RetryableRpcError(f"RPC answered with unrecognised error code {resp}")
+        return resp
+
+    # --- reads -----------------------------------------------------------------------------------------------------
+
+    async def latest_blockhash(self) -> BlockhashInfo:
+        resp = await self._call(lambda: self._rpc.get_latest_blockhash(Confirmed))
+        return BlockhashInfo(resp.value.blockhash, resp.value.last_valid_block_height)
+
+    async def block_height(self, commitment: Commitment = Confirmed) -> int:
+        resp = await self._call(lambda: self._rpc.get_block_height(commitment))
+        return int(resp.value)
+
+    async def balance(self, address: Pubkey) -> int:
+        resp = await self._call(lambda: self._rpc.get_balance(address, Confirmed))
+        return int(resp.value)
+
+    async def minimum_balance_for_rent_exemption(self, data_len: int) -> int:
+        resp = await self._call(lambda: self._rpc.get_minimum_balance_for_rent_exemption(data_len, Confirmed))
+        return int(resp.value)
+
+    async def raw_accounts(self, addresses: Sequence[Pubkey]) -> list[RawAccount | None]:
+        resp = await self._call(lambda: self._rpc.get_multiple_accounts(list(addresses), Confirmed, "base64"))
+        return [
+            None
+            if acc is None
+            else RawAccount(address=addr, owner=acc.owner, lamports=acc.lamports, data=bytes(acc.data))
+            for addr, acc in zip(addresses, resp.value, strict=True)
+        ]
+
+    async def raw_account(self, address: Pubkey) -> RawAccount | None:
+        return (await self.raw_accounts([address]))[0]
+
+    async def fetch_vault(self, address: Pubkey) -> VaultAccount:
+        """The decoded vault; `AccountNotFound` / `AccountOwnerMismatch` / `AccountTypeMismatch` otherwise."""
+        return decode_vault(await self.raw_account(address), address, self.program)
+
+    async def fetch_delegation(self, address: Pubkey) -> DelegationAccount:
+        return decode_delegation(await self.raw_account(address), address, self.program)
+
+    async def program_vaults(self) -> list[VaultAccount]:
+        """Every `EphemeralVault` the program owns (for the sweep): filtered by size and discriminator on the node."""
+        size = self.program.constant("EPHEMERAL_VAULT_SIZE")
+        filters: list[int | MemcmpOpts] = [
+            size,
+            MemcmpOpts(offset=0, bytes=_base58(account_discriminator(EPHEMERAL_VAULT))),
+        ]
+        resp = await self._call(
+            lambda: self._rpc.get_program_accounts(self.program.program_id, Confirmed, "base64", None, filters)
+        )
+        return [
+            decode_vault(
+                RawAccount(keyed.pubkey, keyed.account.owner, keyed.account.lamports, bytes(keyed.account.data)),
+                keyed.pubkey,
+                self.program,
+            )
+            for keyed in resp.value
+        ]
+
+    async def signature_status(self, signature: str | Signature) -> SignatureStatus | None:
+        sig = signature if isinstance(signature, Signature) else Signature.from_string(signature)
+        resp = await self._call(lambda: self._rpc.get_signature_statuses([sig], search_transaction_history=True))
+        status = resp.value[0]
+        if status is None:
+            return None
+        level = status.confirmation_status
+        name = "processed" if level is None else str(level).rsplit(".", 1)[-1].lower()
+        return SignatureStatus(slot=status.slot, confirmation_status=name, err=status.err)
+
+    async def transaction_result(self, signature: str | Signature) -> TxResult | None:
+        """A confirmed transaction as `TxResult` (events decoded from its logs); None while the node has no record.
+
+        Raises the classified error if the transaction landed but failed.
+        """
+        sig = signature if isinstance(signature, Signature) else Signature.from_string(signature)
+        resp = await self._call(lambda: self._rpc.get_transaction(sig, "base64", Confirmed, 0))
+        found = resp.value
+        if found is None or found.transaction.meta is None:
+            return None
+        meta = found.transaction.meta
+        logs = list(meta.log_messages or [])
+        if meta.err is not None:
+            landed_tx = found.transaction.transaction
+            programs = instruction_programs(landed_tx) if isinstance(landed_tx, Transaction) else None
+            raise classify_transaction_error(
+                meta.err, program=self.program, instruction_programs=programs, signature=str(sig), logs=logs
+            )
+        return TxResult(
+            signature=str(sig),
+            slot=found.slot,
+            fee=meta.fee,
+            compute_units_consumed=meta.compute_units_consumed,
+            block_time=found.block_time,
+            logs=logs,
+            events=decode_events(logs, self.program),
+        )
+
+    async def wait_for_signature(self, signature: str | Signature) -> SignatureStatus:
+        """Poll until `signature` is confirmed (returned even if it failed: see `.err`), or `RetryableRpcError`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.confirm_timeout_seconds
+        while True:
+            status = await self.signature_status(signature)
+            if status is not None and status.landed:
+                return status
+            if loop.time() >= deadline:
+                raise RetryableRpcError(f"{signature} not confirmed within {self.confirm_timeout_seconds:g} s")
+            await asyncio.sleep(self.poll_interval_seconds)
+
+    async def request_airdrop(self, address: Pubkey, lamports: int) -> str:
+        """Faucet lamports (local node, devnet, testnet) and wait for the confirmation."""
+        resp = await self._call(lambda: self._rpc.request_airdrop(address, lamports, Confirmed))
+        status = await self.wait_for_signature(resp.value)
+        if status.err is not None:
+            raise classify_transaction_error(status.err, program=self.program, instruction_programs=None)
+        return str(resp.value)
+
+    # --- writes ----------------------------------------------------------------------------------------------------
+
+    async def sign(
+        self, instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair] = ()
+    ) -> SignedTx:
+        """A backend-signed transaction on a fresh blockhash. Persist it before sending if a retry must find it."""
+        return sign_transaction(instructions, payer, signers, await self.latest_blockhash())
+
+    async def send_and_confirm(self, signed: SignedTx) -> TxResult:
+        """Send `signed` unless its signature already landed, then wait for "confirmed".
+
+        Returns the `TxResult`; raises the classified error if it failed, `BlockhashExpired` if it can no longer
+        land, `RetryableRpcError` on transport trouble or when `SOLANA_CONFIRM_TIMEOUT_SECONDS` passes (calling
+        again with the same `signed` is always safe).
+        """
+        tx = signed.transaction()
+        try:
+            tx.verify()
+        except Exception as exc:  # solders raises its own error type for a bad or missing signature
+            raise SignatureVerificationFailed(
+                "a signature is missing or does not match the message", signature=signed.signature
+            ) from exc
+        status = await self.signature_status(signed.signature)
+        if status is None:
+            await self._ensure_not_expired(signed)
+            await self._send(signed, tx, preflight=True)
+        return await self._await_confirmation(signed, tx)
+
+    async def _send(self, signed: SignedTx, tx: Transaction, *, preflight: bool) -> None:
+        opts = TxOpts(skip_confirmation=True, skip_preflight=not preflight, preflight_commitment=Confirmed)
+        try:
+            await self._call(lambda: self._rpc.send_raw_transaction(signed.wire(), opts), sending=True, tx=tx)
+        except _AlreadyProcessed:
+            return  # the node has it already: confirmation polling will find it
+        except RetryableRpcError:
+            # "Blockhash not found" at send time means either a lagging node (retry) or an expired blockhash
+            # (rebuild): the block height decides which the caller gets.
+            await self._ensure_not_expired(signed)
+            raise
+
+    async def _ensure_not_expired(self, signed: SignedTx) -> None:
+        height = await self.block_height()
+        if height > signed.last_valid_block_height:
+            # The status check closes the race between "not found" and "height passed".
+            if await self.signature_status(signed.signature) is None:
+                raise BlockhashExpired(signed.signature, signed.last_valid_block_height, height)
+
+    async def _await_confirmation(self, signed: SignedTx, tx: Transaction) -> TxResult:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.confirm_timeout_seconds
+        polls = 0
+        while True:
+            status = await self.signature_status(signed.signature)
+            if status is not None and status.landed:
+                if status.err is not None:
+                    raise await self._landed_failure(signed, tx, status)
+                result = await self.transaction_result(signed.signature)
+                if result is not None:
+                    return result
+            elif status is None:
+                await self._ensure_not_expired(signed)
+                if polls and polls % RESEND_EVERY_POLLS == 0:
+                    await self._resend_quietly(signed, tx)
+            if loop.time() >= deadline:
+                raise RetryableRpcError(
+                    f"{signed.signature} not confirmed within {self.confirm_timeout_seconds:g} s; "
+                    "sending the same SignedTx again is safe"
+                )
+            polls += 1
+            await asyncio.sleep(self.poll_interval_seconds)
+
+    async def _landed_failure(self, signed: SignedTx, tx: Transaction, status: SignatureStatus) -> ChainError:
+        try:
+            await self.transaction_result(signed.signature)
+        except ChainError as failure:
+            return failure  # classified with the logs from getTransaction
+        return classify_transaction_error(
+            status.err, program=self.program, instruction_programs=instruction_programs(tx), signature=signed.signature
+        )
+
+    async def _resend_quietly(self, signed: SignedTx, tx: Transaction) -> None:
+        try:
+            await self._send(signed, tx, preflight=False)
+        except RetryableRpcError:
+            pass  # the next poll decides; a resend is only a nudge
+
+    async def rebuild_expired(self, old: SignedTx, signers: Sequence[Keypair]) -> SignedTx:
+        """The same instructions on a fresh blockhash, re-signed — only once `old` can provably never land.
+
+        Proof uses the *finalized* block height: past `old.last_valid_block_height` on the finalized chain, no fork
+        can still include it. Raises `NotYetExpired` if that is not yet true or if `old` has a status (then call
+        `send_and_confirm(old)`, which returns its result or its error).
+        """
+        if await self.signature_status(old.signature) is not None:
+            raise NotYetExpired(f"{old.signature} is known to the chain; confirm it instead of rebuilding")
+        height = await self.block_height(Finalized)
+        if height <= old.last_valid_block_height:
+            raise NotYetExpired(
+                f"{old.signature} may still land: finalized height {height} <= last valid {old.last_valid_block_height}"
+            )
+        if await self.signature_status(old.signature) is not None:
+            raise NotYetExpired(f"{old.signature} landed while its expiry was being checked")
+        message = old.transaction().message
+        payer = message.account_keys[0]
+        by_key = {kp.pubkey(): kp for kp in signers}
+        needed = message.account_keys[: message.header.num_required_signatures]
+        missing = [str(k) for k in needed if k not in by_key]
+        if missing:
+            raise SignatureVerificationFailed(f"cannot re-sign: no keypair for signer(s) {', '.join(missing)}")
+        blockhash = await self.latest_blockhash()
+        fresh = Transaction([by_key[k] for k in needed], message, blockhash.blockhash)
+        assert fresh.message.account_keys[0] == payer
+        return SignedTx.from_transaction(fresh, blockhash.last_valid_block_height)
+
+    async def submit(
+        self,
+        instructions: Sequence[Instruction],
+        payer: Keypair,
+        signers: Sequence[Keypair] = (),
+        *,
+        previous: SignedTx | None = None,
+        on_signed: Callable[[SignedTx], Awaitable[None]] | None = None,
+        max_rebuilds: int = 2,
+    ) -> TxResult:
+        """Sign (or resume `previous`), send, confirm; on expiry rebuild and re-sign, at most `max_rebuilds` times.
+
+        `on_signed` is awaited with every SignedTx BEFORE it is sent, so an activity can persist it; on a retry the
+        activity passes the last persisted one as `previous`, and a transaction that already landed is recognised.
+        """
+        keypairs = _unique_signers([payer, *signers])
+        signed = previous
+        if signed is None:
+            signed = await self.sign(instructions, payer, signers)
+            if on_signed is not None:
+                await on_signed(signed)
+        rebuilds = 0
+        while True:
+            try:
+                return await self.send_and_confirm(signed)
+            except BlockhashExpired:
+                if rebuilds >= max_rebuilds:
+                    raise
+                rebuilds += 1
+                signed = await self._rebuild_when_provable(signed, keypairs)
+                if on_signed is not None:
+                    await on_signed(signed)
+
+    async def _rebuild_when_provable(self, old: SignedTx, keypairs: Sequence[Keypair]) -> SignedTx:
+        # Confirmed height already passed; finalized trails it by a few dozen slots on a real cluster.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.confirm_timeout_seconds
+        while True:
+            try:
+                return await self.rebuild_expired(old, keypairs)
+            except NotYetExpired:
+                if loop.time() >= deadline or await self.signature_status(old.signature) is not None:
+                    raise
+                await asyncio.sleep(self.poll_interval_seconds)
+
+
+def _base58(data: bytes) -> str:
+    # A 32-byte Pubkey's str() is base58; the discriminator is 8 bytes, so encode it directly.
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    num = int.from_bytes(data, "big")
+    out = ""
+    while num:
+        num, rem = divmod(num, 58)
+        out = alphabet[rem] + out
+    pad = len(data) - len(data.lstrip(b"\x00"))
+    return "1" * pad + out

@@ -1,0 +1,178 @@
+"""Send-and-confirm against the local node: resends never double an effect, expiry is proven before a rebuild, and
+every failure arrives as the typed error a Temporal retry policy needs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+
+import pytest
+from solders.keypair import Keypair
+from solders.signature import Signature
+from solders.transaction import Transaction
+
+from ephemeral_vault.chain import instructions as ixs
+from ephemeral_vault.chain.client import ChainClient
+from ephemeral_vault.chain.errors import (
+    BlockhashExpired,
+    InsufficientFunds,
+    MalformedTransaction,
+    NotYetExpired,
+    ProgramError,
+    RetryableRpcError,
+    SignatureVerificationFailed,
+    SignedTransactionMismatch,
+)
+from ephemeral_vault.chain.send import SignedTx
+from ephemeral_vault.chain.session_tx import build_deposit, verify_parent_signed
+from tests.chain.conftest import MAX_DEPOSIT, funded, localnet_call, open_session, wallet_sign
+from tests.fixtures.localnet import free_port
+
+# More slots than a blockhash lives (150): its lastValidBlockHeight is then behind the chain.
+PAST_BLOCKHASH_LIFETIME = 200
+
+
+async def test_the_same_signed_transaction_sent_twice_deposits_once(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    offer = await build_deposit(chain, s.parent.pubkey(), s.addrs.vault, 100_000_000)
+    signed = verify_parent_signed(offer, wallet_sign(offer, s.parent))
+
+    first = await chain.send_and_confirm(signed)
+    second = await chain.send_and_confirm(signed)
+
+    assert second.signature == first.signature and second.slot == first.slot
+    assert (await chain.fetch_vault(s.addrs.vault)).total_deposited == 600_000_000
+
+
+async def test_concurrent_resends_of_one_trade_execute_it_once(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    signed = await chain.sign(
+        [ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 5_000, uuid.uuid4().bytes)], s.delegate
+    )
+    results = await asyncio.gather(*(chain.send_and_confirm(signed) for _ in range(3)))
+    assert {r.signature for r in results} == {signed.signature}
+    assert (await chain.fetch_vault(s.addrs.vault)).trade_count == 1
+
+
+async def test_an_expired_blockhash_is_reported_then_rebuilt_once_and_lands_once(
+    chain: ChainClient, localnet_url: str
+) -> None:
+    s = await open_session(chain)
+    trade = [ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 5_000, uuid.uuid4().bytes)]
+    stale = await chain.sign(trade, s.delegate)
+    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+
+    with pytest.raises(BlockhashExpired) as expired:
+        await chain.send_and_confirm(stale)
+    assert expired.value.block_height > stale.last_valid_block_height
+
+    persisted: list[SignedTx] = []
+
+    async def persist(tx: SignedTx) -> None:
+        persisted.append(tx)
+
+    result = await chain.submit(trade, s.delegate, previous=stale, on_signed=persist)
+    assert [p.signature for p in persisted] == [result.signature] and result.signature != stale.signature
+    assert await chain.signature_status(stale.signature) is None
+    assert (await chain.fetch_vault(s.addrs.vault)).trade_count == 1
+
+
+async def test_rebuild_is_refused_while_the_old_transaction_can_still_land(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    fresh = await chain.sign([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1, bytes(16))], s.delegate)
+    with pytest.raises(NotYetExpired, match="may still land"):
+        await chain.rebuild_expired(fresh, [s.delegate])
+
+
+async def test_rebuild_is_refused_once_the_old_transaction_landed(chain: ChainClient, localnet_url: str) -> None:
+    s = await open_session(chain)
+    signed = await chain.sign([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1, bytes(16))], s.delegate)
+    await chain.send_and_confirm(signed)
+    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+    with pytest.raises(NotYetExpired, match="known to the chain"):
+        await chain.rebuild_expired(signed, [s.delegate])
+
+
+async def test_program_errors_arrive_with_their_idl_name_and_code(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    too_high = chain.program.constant("MAX_FEE_PER_TRADE") + 1
+    with pytest.raises(ProgramError) as fee:
+        await chain.submit([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, too_high, bytes(16))], s.delegate)
+    assert (fee.value.name, fee.value.code, fee.value.instruction_index) == ("FeeTooHigh", 6022, 0)
+    assert any("failed: custom program error" in line for line in fee.value.logs)
+
+    with pytest.raises(ProgramError) as cap:
+        await chain.submit([ixs.auto_deposit_for_trade(s.parent.pubkey(), s.addrs.vault, MAX_DEPOSIT)], s.parent)
+    assert (cap.value.name, cap.value.code) == ("DepositCapExceeded", 6017)
+
+
+async def test_the_instruction_index_points_past_the_compute_budget_instructions(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    instructions = [
+        *ixs.priority_fee_instructions(50_000, 1_000),
+        ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 10**9, bytes(16)),
+    ]
+    with pytest.raises(ProgramError) as err:
+        await chain.submit(instructions, s.delegate)
+    assert (err.value.name, err.value.instruction_index) == ("FeeTooHigh", 2)
+
+
+async def test_a_fee_payer_without_lamports_is_insufficient_funds(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    broke = Keypair()
+    with pytest.raises(InsufficientFunds):
+        await chain.submit([ixs.revoke_access(broke.pubkey(), s.addrs.vault)], broke)
+
+
+async def test_a_deposit_beyond_the_parent_balance_is_insufficient_funds(chain: ChainClient) -> None:
+    s = await open_session(chain, max_deposit=100 * 10**9)
+    balance = await chain.balance(s.parent.pubkey())
+    with pytest.raises(InsufficientFunds):
+        await chain.submit([ixs.auto_deposit_for_trade(s.parent.pubkey(), s.addrs.vault, balance + 1)], s.parent)
+
+
+async def test_a_transaction_the_node_cannot_sanitize_is_malformed(chain: ChainClient) -> None:
+    payer = await funded(chain)
+    good = await chain.sign([ixs.revoke_access(payer.pubkey(), Keypair().pubkey())], payer)
+    raw = bytearray(good.wire())
+    # The last instruction's program-id index (right after the blockhash and the instruction count) → out of range.
+    tx = Transaction.from_bytes(bytes(raw))
+    header_and_keys = 1 + 64 * len(tx.signatures) + 3 + 1 + 32 * len(tx.message.account_keys) + 32 + 1
+    raw[header_and_keys] = 200
+    bad = Transaction.from_bytes(bytes(raw))
+    bad.sign([payer], bad.message.recent_blockhash)  # validly signed, structurally impossible
+    signed = SignedTx.from_transaction(bad, good.last_valid_block_height)
+    with pytest.raises(MalformedTransaction) as err:
+        await chain.send_and_confirm(signed)
+    assert "sanitize" in str(err.value)  # the node's verdict, not a local check
+
+
+async def test_a_tampered_signature_is_refused_before_anything_is_sent(chain: ChainClient) -> None:
+    payer = await funded(chain)
+    signed = await chain.sign([ixs.revoke_access(payer.pubkey(), Keypair().pubkey())], payer)
+    tx = signed.transaction()
+    forged = Transaction.populate(tx.message, [Signature(bytes(64 - 1) + b"\x01")])
+    forged_signed = SignedTx(base64.b64encode(bytes(forged)).decode(), str(forged.signatures[0]), 10**9)
+    with pytest.raises(SignatureVerificationFailed):
+        await chain.send_and_confirm(forged_signed)
+
+
+async def test_a_wallet_answer_that_changed_the_offer_is_refused(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    offer = await build_deposit(chain, s.parent.pubkey(), s.addrs.vault, 1_000)
+    other = await build_deposit(chain, s.parent.pubkey(), s.addrs.vault, 2_000)
+    with pytest.raises(SignedTransactionMismatch, match="message differs"):
+        verify_parent_signed(offer, wallet_sign(other, s.parent))
+    with pytest.raises(SignedTransactionMismatch, match="has not signed"):
+        verify_parent_signed(offer, offer.transaction_base64)
+    with pytest.raises(SignedTransactionMismatch, match=r"not .* over this message"):
+        tx = Transaction.from_bytes(base64.b64decode(offer.transaction_base64))
+        tx = Transaction.populate(tx.message, [Keypair().sign_message(bytes(tx.message))])
+        verify_parent_signed(offer, base64.b64encode(bytes(tx)).decode())
+
+
+async def test_an_unreachable_node_is_retryable() -> None:
+    async with ChainClient(f"http://127.0.0.1:{free_port()}", rpc_timeout_seconds=2) as dead:
+        with pytest.raises(RetryableRpcError):
+            await dead.latest_blockhash()
