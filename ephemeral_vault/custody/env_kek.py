@@ -19,7 +19,7 @@ from ephemeral_vault.custody.sealed_key import GCM_TAG_LEN, NONCE_LEN
 KEK_LEN = 32
 DEK_LEN = 32
 # Key ids are stored in every row and printed by the rotation tool: keep them short and printable.
-_KEK_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+KEK_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def parse_kek_keys(text: str) -> dict[str, bytes]:
@@ -33,8 +33,8 @@ def parse_kek_keys(text: str) -> dict[str, bytes]:
         kek_id = kek_id.strip()
         if not sep:
             raise KekConfigError(f"KEK_KEYS entry #{position} has no ':' (expected id:base64)")
-        if not _KEK_ID.fullmatch(kek_id):
-            raise KekConfigError(f"KEK_KEYS entry #{position}: key id must match {_KEK_ID.pattern}")
+        if not KEK_ID_PATTERN.fullmatch(kek_id):
+            raise KekConfigError(f"KEK_KEYS entry #{position}: key id must match {KEK_ID_PATTERN.pattern}")
         if kek_id in keys:
             raise KekConfigError(f"KEK_KEYS lists key id {kek_id!r} twice")
         try:
