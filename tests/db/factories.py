@@ -9,6 +9,11 @@ from typing import Any
 from solders.keypair import Keypair
 from solders.signature import Signature
 
+from ephemeral_vault.db.connection import Db
+from ephemeral_vault.db.models import NewSession, Session
+from ephemeral_vault.db.sessions import create_session, transition_status
+from ephemeral_vault.db.status import SessionStatus
+
 
 def pubkey() -> str:
     return str(Keypair().pubkey())
@@ -46,3 +51,17 @@ def insert_args(row: dict[str, Any]) -> list[Any]:
     keys = ["id", "parent_wallet", "ephemeral_pubkey", "vault_pda", "delegation_pda", "max_deposit",
             "session_duration_s", "session_expiry", "workflow_id"]
     return [row[k] for k in keys]
+
+
+def new_session(**overrides: Any) -> NewSession:
+    return NewSession(**session_row(**overrides))
+
+
+async def created_session(db: Db, **overrides: Any) -> Session:
+    session, _ = await create_session(db, new_session(**overrides))
+    return session
+
+
+async def active_session(db: Db, **overrides: Any) -> Session:
+    session = await created_session(db, **overrides)
+    return (await transition_status(db, session.id, SessionStatus.ACTIVE)).session
