@@ -7,12 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from ephemeral_vault.settings import PROGRAM_DIR, PROGRAM_SO, get_settings
 from localnet.chain import ChainConfig, LocalChain, ProgramFileMissing
 from localnet.loader import DeployError
-from localnet.server import DEFAULT_MAX_BODY_BYTES, create_app
+from localnet.server import DEFAULT_MAX_BODY_BYTES, create_app, serve
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,6 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m localnet", description="Solana JSON-RPC node over LiteSVM")
     parser.add_argument("--host", default=settings.localnet_host)
     parser.add_argument("--port", type=int, default=settings.localnet_port)
+    parser.add_argument("--ws-port", type=int, default=None, help="PubSub WebSocket port (default: port + 1)")
     parser.add_argument("--ledger", type=Path, default=settings.localnet_ledger_dir, help="persist state in DIR")
     parser.add_argument("--slot-ms", type=int, default=settings.localnet_slot_ms, help="wall ms per slot; 0 = manual")
     program = parser.add_mutually_exclusive_group()
@@ -51,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     program = f"program {chain.program_id}" if chain.program_id else "no program"
     where = f"http://{args.host}:{args.port}"
     print(f"localnet: {where} ({program}, slot {args.slot_ms} ms, ledger {args.ledger})", flush=True)
-    uvicorn.run(create_app(chain, args.max_body_bytes), host=args.host, port=args.port, log_level="warning")
+    ws_port = args.ws_port if args.ws_port is not None else args.port + 1
+    ports = [args.port] if ws_port == args.port else [args.port, ws_port]
+    serve(create_app(chain, args.max_body_bytes), args.host, ports)
     chain.close()
     return 0
 

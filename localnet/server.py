@@ -1,18 +1,27 @@
-"""The HTTP side of the node: a Starlette app that reads a bounded body, parses JSON and hands it to the dispatcher
-in a worker thread (the SVM is behind a lock; the event loop keeps serving other clients meanwhile)."""
+"""The network side of the node: a Starlette app that reads a bounded body, parses JSON and hands it to the
+dispatcher in a worker thread (the SVM is behind a lock; the event loop keeps serving other clients meanwhile), and
+serves PubSub WebSockets on the same path.
+
+`serve` runs it on the RPC port and on the PubSub port (RPC port + 1 by default, where validators put it and where
+web3.js looks for it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from typing import Any
 
 import anyio.to_thread
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from localnet.chain import LocalChain
+from localnet.pubsub import pubsub_endpoint
 from localnet.rpc.dispatcher import error_response, handle_payload
 from localnet.rpc.errors import PARSE_ERROR, RpcError
 
@@ -69,10 +78,29 @@ def create_app(chain: LocalChain, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) 
     async def not_allowed(request: Request) -> Response:
         return JSONResponse({"error": "use POST with a JSON-RPC 2.0 body"}, status_code=405)
 
+    async def pubsub(websocket: WebSocket) -> None:
+        await pubsub_endpoint(chain, websocket)
+
+    # Both listeners (RPC port and RPC port + 1) serve this one app: HTTP JSON-RPC and PubSub WebSocket alike.
     return Starlette(
         routes=[
+            WebSocketRoute("/", pubsub),
             Route("/", rpc, methods=["POST"]),
             Route("/", not_allowed, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ]
     )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(app: Starlette, host: str, ports: list[int]) -> None:
+    """Serve `app` on every port from one uvicorn server (one set of signal handlers, one clean shutdown)."""
+    sockets = [_listen(host, port) for port in ports]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    asyncio.run(server.serve(sockets=sockets))
