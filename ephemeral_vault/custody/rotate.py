@@ -7,7 +7,8 @@ How it walks the table: keyset pages of `--batch-size` rows in session_id order,
 holding row locks (`FOR UPDATE`), so a concurrent shred waits for the page and then wins — a re-wrapped data key is
 never written over a shredded row — and a crash loses at most one uncommitted page. Only rows with a data key whose
 kek_id differs from the active one are touched: running it again is a no-op. Secret ciphertexts are never read into
-plaintext; only the 32-byte data key passes through memory, as in `rewrap`.
+plaintext; only the 32-byte data key passes through memory, as in `rewrap`. Each re-wrap goes through
+`ephemeral_vault.db.session_keys.record_key_rotation`, which also writes a `session_key.rotated` audit row.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from ephemeral_vault.custody.errors import CustodyError
 from ephemeral_vault.custody.kek import KekProvider
 from ephemeral_vault.custody.providers import kek_from_settings
 from ephemeral_vault.custody.sealed_key import SealedKey
+from ephemeral_vault.db.session_keys import record_key_rotation
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
+ROTATION_ACTOR = "custody.rotate"  # audit_log.actor of every re-wrap
 _FIRST_ID = uuid.UUID(int=0)
 
 _SELECT_PAGE = """
@@ -39,10 +42,6 @@ _SELECT_PAGE = """
     ORDER BY session_id
     LIMIT $3
     FOR UPDATE
-"""
-_UPDATE_ROW = """
-    UPDATE session_keys SET kek_id = $2, wrapped_dek = $3, dek_nonce = $4, rotated_at = now()
-    WHERE session_id = $1 AND wrapped_dek IS NOT NULL AND shredded_at IS NULL
 """
 _COUNTS = """
     SELECT count(*) FILTER (WHERE wrapped_dek IS NOT NULL AND shredded_at IS NULL AND kek_id = $1) AS current,
@@ -99,17 +98,23 @@ async def rotate_session_keys(
             rows = await conn.fetch(_SELECT_PAGE, after, target.kek_id, batch_size)
             if not rows:
                 break
-            updates = []
             for row in rows:
                 try:
                     rotated = rewrap(SealedKey.from_record(row), old, target)
                 except CustodyError as exc:
                     report.failures.append(RotationFailure(row["session_id"], f"{type(exc).__name__}: {exc}"))
                     continue
-                updates.append((rotated.session_id, rotated.kek_id, rotated.wrapped_dek, rotated.dek_nonce))
-            if updates:
-                await conn.executemany(_UPDATE_ROW, updates)
-        report.rewrapped += len(updates)
+                assert rotated.wrapped_dek is not None  # rewrap never returns a shredded key
+                # The data-access layer's update also writes the audit row, in this page's transaction.
+                await record_key_rotation(
+                    conn,
+                    rotated.session_id,
+                    kek_id=rotated.kek_id,
+                    wrapped_dek=rotated.wrapped_dek,
+                    dek_nonce=rotated.dek_nonce,
+                    actor=ROTATION_ACTOR,
+                )
+                report.rewrapped += 1
         report.batches += 1
         after = rows[-1]["session_id"]
         log.info("rotate: batch %d committed, %d re-wrapped so far", report.batches, report.rewrapped)

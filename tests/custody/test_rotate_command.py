@@ -9,36 +9,23 @@ import uuid
 
 import asyncpg
 import pytest
-from solders.pubkey import Pubkey
 
 from ephemeral_vault.custody import EnvKek, SealedKey, seal_new_session_key, sign_message
-from ephemeral_vault.custody.rotate import rotate_session_keys
+from ephemeral_vault.custody.rotate import ROTATION_ACTOR, rotate_session_keys
+from ephemeral_vault.db.session_keys import load_session_key, shred_session_key, store_session_key
 from ephemeral_vault.settings import REPO_ROOT
 from tests.custody.helpers import assert_no_leak, kek_keys_text
+from tests.db.factories import created_session
 from tests.fixtures.postgres import connect_in_schema
 
 
 async def _insert(conn: asyncpg.Connection, sealed: SealedKey, *, shredded: bool = False) -> None:
-    """A sessions row (the foreign key's target) and its session_keys row, as the create activity writes them."""
-    await conn.execute(
-        """INSERT INTO sessions (id, parent_wallet, ephemeral_pubkey, vault_pda, delegation_pda, max_deposit,
-                                 session_duration_s, session_expiry, workflow_id)
-           VALUES ($1, $2, $3, $4, $5, 1000000, 3600, now() + interval '1 hour', $6)""",
-        sealed.session_id,
-        str(Pubkey.new_unique()),
-        str(sealed.ephemeral_pubkey),
-        str(Pubkey.new_unique()),
-        str(Pubkey.new_unique()),
-        f"session-{sealed.session_id}",
-    )
-    row = sealed.to_record()
-    await conn.execute(
-        """INSERT INTO session_keys (session_id, ephemeral_pubkey, kek_id, wrapped_dek, dek_nonce, secret_ciphertext,
-                                     secret_nonce, alg, shredded_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END)""",
-        *row.values(),
-        shredded,
-    )
+    """The session and its key, written through the data-access layer exactly as the create activity does."""
+    await created_session(conn, id=sealed.session_id, ephemeral_pubkey=str(sealed.ephemeral_pubkey))
+    stored = await store_session_key(conn, sealed.to_record())
+    assert stored.created
+    if shredded:
+        await shred_session_key(conn, sealed.session_id)
 
 
 async def _rows(conn: asyncpg.Connection) -> dict[uuid.UUID, asyncpg.Record]:
@@ -85,7 +72,7 @@ async def test_rotation_rewraps_every_live_row_to_the_active_kek_and_a_rerun_cha
     old = EnvKek({"k1": keys["k1"]}, "k1")
     on_old = [seal_new_session_key(uuid.uuid4(), old)[0] for _ in range(5)]
     on_new = seal_new_session_key(uuid.uuid4(), EnvKek({"k2": keys["k2"]}, "k2"))[0]
-    shredded = seal_new_session_key(uuid.uuid4(), old)[0].shredded()
+    shredded = seal_new_session_key(uuid.uuid4(), old)[0]
     for sealed in on_old:
         await _insert(conn, sealed)
     await _insert(conn, on_new)
@@ -106,6 +93,11 @@ async def test_rotation_rewraps_every_live_row_to_the_active_kek_and_a_rerun_cha
     assert rows[on_new.session_id]["rotated_at"] is None  # already current: untouched
     assert rows[shredded.session_id]["wrapped_dek"] is None and rows[shredded.session_id]["kek_id"] == "k1"
     assert {r["kek_id"] for r in rows.values() if r["wrapped_dek"] is not None} == {"k2"}
+    audited = await conn.fetch("SELECT session_id FROM audit_log WHERE action = 'session_key.rotated' AND actor = $1",
+                               ROTATION_ACTOR)
+    assert sorted(r["session_id"] for r in audited) == sorted(s.session_id for s in on_old)
+    loaded = SealedKey.from_record(await load_session_key(conn, on_old[0].session_id))  # the DAL's record type
+    assert sign_message(loaded, only_new, b"m").verify(on_old[0].ephemeral_pubkey, b"m")
 
     rerun = await rotate_session_keys(conn, EnvKek(keys, "k2"), batch_size=2)
 
