@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized
 from solana.rpc.types import MemcmpOpts, TxOpts
@@ -27,7 +28,7 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus
 
 from ephemeral_vault.chain.accounts import (
@@ -44,6 +45,7 @@ from ephemeral_vault.chain.errors import (
     ChainError,
     NotYetExpired,
     RetryableRpcError,
+    RpcRequestRejected,
     SignatureVerificationFailed,
 )
 from ephemeral_vault.chain.events import decode_events
@@ -77,7 +79,7 @@ class SignatureStatus:
         return self.confirmation_status in ("confirmed", "finalized")
 
 
-def instruction_programs(tx: Transaction) -> list[Pubkey | None]:
+def instruction_programs(tx: Transaction | VersionedTransaction) -> list[Pubkey | None]:
     """Program id of each top-level instruction, in order (decides whose error table a custom code is read from).
 
     None where the index points outside the account keys: such a transaction is malformed, and classifying the
@@ -125,9 +127,10 @@ class ChainClient:
         self.program = program or default_program()
         self.poll_interval_seconds = poll_interval_seconds or settings.solana_confirm_poll_seconds
         self.confirm_timeout_seconds = confirm_timeout_seconds or settings.solana_confirm_timeout_seconds
-        self._rpc = AsyncClient(
-            self.rpc_url, commitment=Confirmed, timeout=rpc_timeout_seconds or settings.solana_rpc_timeout_seconds
-        )
+        timeout = rpc_timeout_seconds or settings.solana_rpc_timeout_seconds
+        self._rpc = AsyncClient(self.rpc_url, commitment=Confirmed, timeout=timeout)
+        # For standard methods that solana-py 0.36 does not wrap (getRecentPrioritizationFees).
+        self._http = httpx.AsyncClient(timeout=timeout)
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -137,6 +140,7 @@ class ChainClient:
 
     async def close(self) -> None:
         await self._rpc.close()
+        await self._http.aclose()
 
     def __repr__(self) -> str:
         return f"ChainClient(rpc_url={self.rpc_url!r}, program_id={self.program.program_id})"
@@ -224,6 +228,35 @@ class ChainClient:
             for keyed in resp.value
         ]
 
+    async def recent_prioritization_fees(self, writable_accounts: Sequence[Pubkey] = ()) -> list[int]:
+        """Recent per-slot minimum priority prices (micro-lamports per CU) for transactions locking these accounts,
+        oldest first, as the deposit calculator's input."""
+        result = await self._raw_call("getRecentPrioritizationFees", [[str(a) for a in writable_accounts]])
+        try:
+            return [int(entry["prioritizationFee"]) for entry in sorted(result, key=lambda e: int(e["slot"]))]
+        except (TypeError, KeyError, ValueError) as exc:
+            raise RetryableRpcError("malformed getRecentPrioritizationFees answer") from exc
+
+    async def _raw_call(self, method: str, params: list[object]) -> Any:
+        try:
+            response = await self._http.post(
+                self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            )
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise classify_rpc_exception(exc, program=self.program) from exc
+        error = body.get("error") if isinstance(body, dict) else None
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message") if isinstance(error, dict) else error
+            if code in (-32600, -32601, -32602):
+                raise RpcRequestRejected(f"{method} rejected: {message}")
+            raise RetryableRpcError(f"{method} failed: {message}")
+        if not isinstance(body, dict) or "result" not in body:
+            raise RetryableRpcError(f"{method}: response without a result")
+        return body["result"]
+
     async def signature_status(self, signature: str | Signature) -> SignatureStatus | None:
         sig = signature if isinstance(signature, Signature) else Signature.from_string(signature)
         resp = await self._call(lambda: self._rpc.get_signature_statuses([sig], search_transaction_history=True))
@@ -248,7 +281,9 @@ class ChainClient:
         logs = list(meta.log_messages or [])
         if meta.err is not None:
             landed_tx = found.transaction.transaction
-            programs = instruction_programs(landed_tx) if isinstance(landed_tx, Transaction) else None
+            programs = (
+                instruction_programs(landed_tx) if isinstance(landed_tx, Transaction | VersionedTransaction) else None
+            )
             raise classify_transaction_error(
                 meta.err, program=self.program, instruction_programs=programs, signature=str(sig), logs=logs
             )

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import uuid
 
 import pytest
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.types import TxOpts
 from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.transaction import Transaction
@@ -27,7 +30,6 @@ from ephemeral_vault.chain.errors import (
 from ephemeral_vault.chain.send import SignedTx
 from ephemeral_vault.chain.session_tx import build_deposit, verify_parent_signed
 from tests.chain.conftest import MAX_DEPOSIT, funded, localnet_call, open_session, wallet_sign
-from tests.fixtures.localnet import free_port
 
 # More slots than a blockhash lives (150): its lastValidBlockHeight is then behind the chain.
 PAST_BLOCKHASH_LIFETIME = 200
@@ -173,6 +175,37 @@ async def test_a_wallet_answer_that_changed_the_offer_is_refused(chain: ChainCli
 
 
 async def test_an_unreachable_node_is_retryable() -> None:
-    async with ChainClient(f"http://127.0.0.1:{free_port()}", rpc_timeout_seconds=2) as dead:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with ChainClient(f"http://127.0.0.1:{port}", rpc_timeout_seconds=2) as dead:
         with pytest.raises(RetryableRpcError):
             await dead.latest_blockhash()
+
+
+async def test_a_transaction_that_landed_failed_elsewhere_is_reported_not_resent(chain: ChainClient) -> None:
+    # The parent's wallet may submit the transaction itself (no preflight): the backend then only observes it.
+    s = await open_session(chain)
+    signed = await chain.sign([ixs.auto_deposit_for_trade(s.parent.pubkey(), s.addrs.vault, MAX_DEPOSIT)], s.parent)
+    async with AsyncClient(chain.rpc_url) as wallet_rpc:
+        await wallet_rpc.send_raw_transaction(signed.wire(), TxOpts(skip_preflight=True))
+    await chain.wait_for_signature(signed.signature)
+    parent_balance = await chain.balance(s.parent.pubkey())
+
+    with pytest.raises(ProgramError) as failed:
+        await chain.send_and_confirm(signed)
+
+    assert (failed.value.name, failed.value.signature) == ("DepositCapExceeded", signed.signature)
+    assert any("custom program error" in line for line in failed.value.logs)
+    assert await chain.balance(s.parent.pubkey()) == parent_balance  # no second fee: nothing was resent
+
+
+async def test_recent_prioritization_fees_see_a_priced_transaction_on_the_vault(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    priced = [
+        *ixs.priority_fee_instructions(20_000, 4_321),
+        ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1_000, uuid.uuid4().bytes),
+    ]
+    await chain.submit(priced, s.delegate)
+    fees = await chain.recent_prioritization_fees([s.addrs.vault])
+    assert 4_321 in fees and all(isinstance(f, int) for f in fees)
