@@ -7,7 +7,7 @@ import os
 
 import based58
 
-from ephemeral_vault.custody import EnvKek, SealedKey, with_session_keypair
+from ephemeral_vault.custody import KekProvider, SealedKey, with_session_keypair
 
 
 def encodings_of(secret: bytes) -> list[str]:
@@ -37,9 +37,9 @@ def random_kek_b64() -> str:
 
 
 class RecordingKek:
-    """A real EnvKek that remembers every data key it wrapped, so leak tests can search for them too."""
+    """A real KEK provider that remembers every data key it wrapped, so leak tests can search for them too."""
 
-    def __init__(self, inner: EnvKek) -> None:
+    def __init__(self, inner: KekProvider) -> None:
         self.inner = inner
         self.deks: list[bytes] = []
 

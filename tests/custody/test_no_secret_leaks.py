@@ -19,7 +19,9 @@ from ephemeral_vault.custody import (
     shred,
     sign_message,
 )
+from ephemeral_vault.custody.pkcs11_kek import Pkcs11Kek, generate_kek_on_token
 from tests.custody.helpers import RecordingKek, assert_no_leak, encodings_of, secret_of
+from tests.custody.softhsm import SoftHsmToken
 
 
 def test_the_leak_detector_finds_every_encoding() -> None:
@@ -65,6 +67,7 @@ def test_repr_str_and_every_error_are_free_of_the_secret_the_data_key_and_the_ke
     secrets = [secret_of(sealed, kek), *kek.deks, kek_bytes["k1"], *_stored_bytes(sealed), *_stored_bytes(rotated)]
 
     texts = [repr(sealed), str(sealed), f"{sealed}", repr(shred(sealed)), repr(rotated), repr(kek.inner)]
+    assert isinstance(kek.inner, EnvKek)
     for error in _failures(sealed, kek.inner):
         texts += [str(error), repr(error), "".join(traceback.format_exception(error))]
 
@@ -81,7 +84,7 @@ def test_a_full_seal_sign_rotate_shred_cycle_logs_no_key_material(
     with caplog.at_level(logging.DEBUG):
         sealed, _ = seal_new_session_key(uuid.uuid4(), kek)
         sign_message(sealed, kek, b"trade")
-        rotated = rewrap(sealed, kek.inner, EnvKek(kek_bytes, "k2"))
+        rotated = rewrap(sealed, kek, EnvKek(kek_bytes, "k2"))
         shredded = shred(rotated)
         with pytest.raises(CustodyError):
             sign_message(shredded, kek, b"trade")
@@ -90,3 +93,23 @@ def test_a_full_seal_sign_rotate_shred_cycle_logs_no_key_material(
     logged = "\n".join(record.getMessage() for record in caplog.records) + caplog.text
     assert str(sealed.session_id) in logged  # the cycle was logged at all
     assert_no_leak(logged, secrets)
+
+
+def test_a_full_cycle_through_the_hsm_logs_neither_key_material_nor_the_pin(
+    caplog: pytest.LogCaptureFixture, softhsm_token: SoftHsmToken
+) -> None:
+    label = f"leak-{uuid.uuid4().hex[:8]}"
+    generate_kek_on_token(softhsm_token.module, softhsm_token.label, softhsm_token.pin, label)
+    kek = RecordingKek(Pkcs11Kek(softhsm_token.module, softhsm_token.label, softhsm_token.pin, label))
+    with caplog.at_level(logging.DEBUG):  # the root logger, so python-pkcs11's own records are captured too
+        sealed, _ = seal_new_session_key(uuid.uuid4(), kek)
+        sign_message(sealed, kek, b"trade")
+        with pytest.raises(CustodyError) as failure:
+            sign_message(dataclasses.replace(sealed, session_id=uuid.uuid4()), kek, b"trade")
+        shred(sealed)
+    secrets = [secret_of(sealed, kek), *kek.deks, *_stored_bytes(sealed), softhsm_token.pin.get_secret_value().encode()]
+
+    logged = "\n".join(record.getMessage() for record in caplog.records) + caplog.text
+    assert str(sealed.session_id) in logged
+    assert_no_leak(logged + "".join(traceback.format_exception(failure.value)) + repr(kek.inner), secrets)
+    assert softhsm_token.pin.get_secret_value() not in logged
