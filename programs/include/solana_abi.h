@@ -204,6 +204,14 @@ static inline void pubkey_copy(SolPubkey *dst, const SolPubkey *src) {
     d[3] = s[3];
 }
 
+static inline void pubkey_zero(SolPubkey *a) {
+    uint64_t *x = (uint64_t *)a;
+    x[0] = 0;
+    x[1] = 0;
+    x[2] = 0;
+    x[3] = 0;
+}
+
 static inline bool pubkey_is_zero(const SolPubkey *a) {
     const uint64_t *x = (const uint64_t *)a;
     return (x[0] | x[1] | x[2] | x[3]) == 0;
@@ -227,6 +235,9 @@ static inline void store_u64_le(uint8_t *p, uint64_t v) {
     }
 }
 
+#define F64_BITS_ONE 0x3ff0000000000000ULL
+#define F64_BITS_TWO 0x4000000000000000ULL
+
 /* Rent::minimum_balance(data_len) = ((OVERHEAD + data_len) * lamports_per_byte_year) as f64 * exemption_threshold,
  * truncated. SBPF has no floating point, so the f64 threshold (mantissa m, 53 bits, times 2^e) is applied in exact
  * integer arithmetic: equal to the runtime's float result whenever the product is exact, which holds for every
@@ -241,6 +252,8 @@ static inline uint64_t rent_minimum_balance(const SolRent *rent, uint64_t data_l
     }
     uint64_t base = bytes * rent->lamports_per_byte_year;
     uint64_t bits = rent->exemption_threshold_bits;
+    if (bits == F64_BITS_TWO) return base << 1; /* the threshold every cluster uses today: skip the general path */
+    if (bits == F64_BITS_ONE) return base;      /* SIMD-0194's threshold */
     uint64_t exp_bits = (bits >> 52) & 0x7ff;
     if (bits >> 63 || exp_bits == 0x7ff || base >> 32) {
         *overflow = true; /* negative, infinite or NaN threshold, or a base we cannot multiply exactly */

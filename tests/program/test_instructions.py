@@ -3,8 +3,10 @@ event, decoded through the IDL with anchorpy. Rejections are in test_rejections.
 
 from __future__ import annotations
 
+import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.rent import Rent
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from tests.program.conftest import DEPOSIT, MAX_DEPOSIT, SESSION_DURATION, START_TIME
@@ -318,3 +320,18 @@ def test_a_cleaned_session_can_be_opened_again_at_the_same_address(
     v = h.decode(s.vault)
     assert (v.max_deposit, v.total_deposited, v.is_active) == (5, 0, True)
     assert v.created_at == START_TIME + SESSION_DURATION
+
+
+@pytest.mark.parametrize(
+    ("lamports_per_byte_year", "threshold"),
+    [(3_480, 2.0), (6_960, 1.0), (1_000, 1.5), (3_480, 0.5), (258_001, 1.1)],
+    ids=["default", "simd-0194", "one-and-a-half", "half", "non-dyadic"],
+)
+def test_create_vault_funds_exactly_the_clusters_rent_minimum(
+    h: VaultHarness, session: Session, lamports_per_byte_year: int, threshold: float
+) -> None:
+    """The program reads Rent through the syscall and applies the f64 threshold in integer arithmetic: the vault
+    must hold exactly what the runtime computes for the same parameters."""
+    h.svm.set_rent(Rent(lamports_per_byte_year, threshold, 50))
+    h.send(h.create_vault_ix(session), [session.parent])
+    assert h.lamports(session.vault) == h.svm.minimum_balance_for_rent_exemption(VAULT_LEN)

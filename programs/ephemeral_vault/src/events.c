@@ -53,7 +53,8 @@ void emit_trade_executed(const SolPubkey *vault, const EphemeralVault *v, uint64
     w[9] = fee_lamports;
     w[10] = v->total_spent;
     w[11] = v->trade_count;
-    bytes_copy((uint8_t *)&w[12], trade_ref, 16);
+    w[12] = ((const uint64_t *)trade_ref)[0]; /* instruction data offset 16: 8-aligned in the input buffer */
+    w[13] = ((const uint64_t *)trade_ref)[1];
     log_event(w, 112);
 }
 
