@@ -317,6 +317,7 @@ class CarriedState:
     created: CreateSessionResult
     approval_signature: str | None = None
     trades: list[TradeOutcome] = field(default_factory=list)
+    expiry_deadline: float | None = None  # the expiry timer's target on the workflow clock (unix seconds)
 
 
 @dataclass
