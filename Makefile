@@ -39,6 +39,10 @@ test: venv toolchain node-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+# Compute units per instruction (LiteSVM, real loader) beside Anchor's published figures, and the .so size.
+bench-program: venv toolchain
+	$(PY) -m tests.program.bench_program
+
 # The IDL (both formats) and src/discriminators.h, generated from programs/ephemeral_vault/idl.py.
 idl: venv
 	$(PY) -m programs.ephemeral_vault.idl
