@@ -17,6 +17,7 @@ from ephemeral_vault.db.sessions import (
     get_session,
     list_expired_sessions,
     list_sessions_by_parent,
+    record_session_error,
     record_vault_balance,
     transition_status,
 )
@@ -165,3 +166,12 @@ async def test_vault_balance_rejects_negative_lamports(db_pool: asyncpg.Pool) ->
     with pytest.raises(InvalidRecordError, match="vault_balance: -1 is out of range"):
         await record_vault_balance(db_pool, session.id, -1)
     assert (await get_session(db_pool, session.id)).vault_balance == 5_000_000
+
+
+async def test_the_last_error_is_kept_without_changing_status(db_pool: asyncpg.Pool) -> None:
+    session = await active_session(db_pool)
+    await record_session_error(db_pool, session.id, "rpc timeout")
+    stored = await get_session(db_pool, session.id)
+    assert (stored.status, stored.last_error) == (SessionStatus.ACTIVE, "rpc timeout")
+    with pytest.raises(SessionNotFoundError):
+        await record_session_error(db_pool, uuid.uuid4(), "x")
