@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from solders.hash import Hash
+from solders.hash import Hash, ParseHashError
 
 from localnet.chain import LocalChain
 from localnet.rpc.context import API_VERSION, with_context
@@ -27,7 +27,7 @@ def is_blockhash_valid(chain: LocalChain, params: Params) -> Any:
     value = params.required(0, "blockhash")
     try:
         blockhash = str(Hash.from_string(value)) if isinstance(value, str) else None
-    except ValueError:
+    except (ValueError, ParseHashError):
         blockhash = None
     if blockhash is None:
         raise invalid_params(f"Invalid param: {value!r:.80} is not a valid base58 blockhash")
