@@ -4,7 +4,8 @@ A pure function: `calculate_deposit(DepositInputs) -> DepositPlan`. No I/O — t
 (`getRecentPrioritizationFees`) and the vault account, and passes them in.
 
 Cost model of one trade transaction (the delegate signs and pays; `execute_trade` reimburses it from the vault):
-    priority fee   = ceil(compute_unit_limit * price_µlamports_per_CU / 1_000_000)   (Solana charges the *limit*)
+    priority fee   = ceil(compute_unit_limit * price_µlamports_per_CU / 1_000_000)   (as the runtime computes it:
+                     on the requested *limit*, rounded up; LiteSVM does not charge this part, real clusters do)
     signature fees = signature_fee_lamports * signatures_per_trade
     per trade      = min(priority fee + signature fees, MAX_FEE_PER_TRADE)
 The vault can never pay more than MAX_FEE_PER_TRADE per trade (the program refuses a larger `fee_lamports`), so the
@@ -28,15 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Measured compute units of one `execute_trade` (owner/discriminator/signer checks, Clock read, lamport move,
-# `sol_log_data` event). Must match what `make bench-program` prints for execute_trade; update both together.
-EXECUTE_TRADE_COMPUTE_UNITS = 3_000
+# Compute units of one `execute_trade` (owner/discriminator/signer checks, Clock read, lamport move, `sol_log_data`
+# event): 910 CU measured in LiteSVM with every feature active (04:35 UTC 2026-11-28), rounded up. Must match what
+# `make bench-program` prints for execute_trade; tests/program/test_trade_fee_budget.py fails when the program
+# outgrows it or shrinks below half of it, so the two are updated together.
+EXECUTE_TRADE_COMPUTE_UNITS = 1_000
 # Each ComputeBudget instruction (SetComputeUnitLimit, SetComputeUnitPrice) costs 150 CU in the same transaction.
 COMPUTE_BUDGET_INSTRUCTION_UNITS = 150
-# The limit the backend requests for a trade transaction: the trade, two budget instructions, and ~50% headroom
-# for feature-set differences (mainnet features cost more CU than LiteSVM defaults). The priority fee is charged on
-# this limit, so it is kept tight.
-DEFAULT_TRADE_COMPUTE_UNIT_LIMIT = 5_000
+# The limit the backend should request for a trade transaction (SetComputeUnitLimit): twice what the trade and its two
+# budget instructions need, for feature-set differences between clusters. The priority fee is charged on the limit,
+# not on consumption, so it is kept this tight; a transaction that exceeds it fails and still pays its fee.
+DEFAULT_TRADE_COMPUTE_UNIT_LIMIT = 2 * (EXECUTE_TRADE_COMPUTE_UNITS + 2 * COMPUTE_BUDGET_INSTRUCTION_UNITS)
 MAX_TRANSACTION_COMPUTE_UNITS = 1_400_000
 SIGNATURE_FEE_LAMPORTS = 5_000
 MICRO_LAMPORTS_PER_LAMPORT = 1_000_000

@@ -154,7 +154,7 @@ def test_nearest_rank_percentile(samples: tuple[int, ...], percentile: float, ex
         ({"fee_percentile": float("nan")}, "fee_percentile"),
         ({"fee_percentile": "75"}, "fee_percentile"),
         ({"compute_units_per_trade": 0}, "compute_units_per_trade"),
-        ({"compute_unit_limit": 2_999}, "compute_unit_limit"),
+        ({"compute_units_per_trade": 1_000, "compute_unit_limit": 999}, "compute_unit_limit"),
         ({"compute_unit_limit": 1_400_001}, "compute_unit_limit"),
         ({"signature_fee_lamports": -5_000}, "signature_fee_lamports"),
         ({"signatures_per_trade": 0}, "signatures_per_trade"),
