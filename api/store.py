@@ -42,11 +42,8 @@ async def owned_session(pool: asyncpg.Pool, session_id: uuid.UUID, wallet: str) 
 
 
 async def current_status(pool: asyncpg.Pool, session_id: uuid.UUID) -> str | None:
-    """Best effort (for error details): the recorded status, or None."""
-    try:
-        session = await find_session(pool, session_id)
-    except _DB_DOWN:
-        return None
+    """The recorded status, or None when there is no such session."""
+    session = await _db(find_session(pool, session_id))
     return None if session is None else session.status.value
 
 

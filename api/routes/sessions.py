@@ -158,6 +158,8 @@ async def submit_deposit(body: SubmitDepositBody, parent: ParentDep, pool: PoolD
     description="Idempotent on `trade_id`: the same id returns the first result and never trades twice.",
 )
 async def trade(body: TradeBody, pool: PoolDep, temporal: TemporalDep) -> TradeResponse:
+    if await store.current_status(pool, body.session_id) is None:
+        raise session_not_found(body.session_id)
     result = await _update(temporal, pool, body.session_id, wf.TRADE_UPDATE,
                            wf.TradeRequest(trade_id=str(body.trade_id), fee_lamports=body.fee_lamports,
                                            market=body.market, side=body.side, size=body.size),
