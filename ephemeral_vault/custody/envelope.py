@@ -6,6 +6,7 @@ and cannot promise about wiping it is written down in `custody/README.md`.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import uuid
@@ -23,6 +24,7 @@ from solders.transaction import Transaction, VersionedTransaction
 from ephemeral_vault.custody.aead import gcm_decrypt_into, gcm_encrypt, wipe
 from ephemeral_vault.custody.errors import (
     CustodyError,
+    KekUnavailableError,
     KeyIntegrityError,
     KeyShreddedError,
     MalformedSealedKeyError,
@@ -47,17 +49,27 @@ def seal_new_session_key(session_id: uuid.UUID, kek: KekProvider) -> tuple[Seale
     secret = bytearray(bytes(keypair))
     del keypair
     dek = bytearray(os.urandom(DEK_LEN))
+    kek_id = kek.kek_id
+    aad = dek_aad(ALG_V1, session_id, pubkey)
     try:
         nonce = os.urandom(NONCE_LEN)
         ciphertext = gcm_encrypt(dek, nonce, secret, secret_aad(ALG_V1, session_id, pubkey))
-        wrapped = kek.wrap(dek, dek_aad(ALG_V1, session_id, pubkey))
+        wrapped = kek.wrap(dek, aad)
+        # Prove the KEK gives the data key back before anything is stored: a provider that can wrap but not unwrap
+        # (e.g. an HSM key without CKA_DECRYPT) would otherwise strand the session's key from its first trade.
+        echoed = kek.unwrap(wrapped, aad, kek_id)
+        try:
+            if not hmac.compare_digest(echoed, dek):
+                raise KekUnavailableError(f"KEK {kek_id!r} did not return the data key it wrapped")
+        finally:
+            wipe(echoed)
     finally:
         wipe(secret)
         wipe(dek)
     sealed = SealedKey(
         session_id=session_id,
         ephemeral_pubkey=pubkey,
-        kek_id=kek.kek_id,
+        kek_id=kek_id,
         wrapped_dek=wrapped,
         secret_ciphertext=ciphertext,
         secret_nonce=nonce,

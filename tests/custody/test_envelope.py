@@ -19,6 +19,7 @@ from ephemeral_vault.custody import (
     CustodyError,
     DekUnwrapError,
     EnvKek,
+    KekUnavailableError,
     KeyShreddedError,
     MalformedSealedKeyError,
     SealedKey,
@@ -216,3 +217,25 @@ def test_row_with_a_malformed_pubkey_is_rejected_by_name(sealed: SealedKey) -> N
 def test_sealing_refuses_a_session_id_that_is_not_a_uuid(kek: EnvKek) -> None:
     with pytest.raises(TypeError, match=r"session_id must be a uuid\.UUID, got str"):
         seal_new_session_key(str(uuid.uuid4()), kek)  # type: ignore[arg-type]
+
+
+class _WrapOnlyKek:
+    """A real EnvKek whose unwrap answers with the wrong key, like a misconfigured HSM key."""
+
+    def __init__(self, inner: EnvKek) -> None:
+        self.inner = inner
+
+    @property
+    def kek_id(self) -> str:
+        return self.inner.kek_id
+
+    def wrap(self, dek: bytes | bytearray, aad: bytes) -> bytes:
+        return self.inner.wrap(dek, aad)
+
+    def unwrap(self, wrapped: bytes, aad: bytes, kek_id: str) -> bytearray:
+        return bytearray(32)
+
+
+def test_sealing_refuses_a_kek_that_does_not_give_the_data_key_back(kek: EnvKek) -> None:
+    with pytest.raises(KekUnavailableError, match="did not return the data key it wrapped"):
+        seal_new_session_key(uuid.uuid4(), _WrapOnlyKek(kek))
