@@ -136,6 +136,8 @@ class VaultHarness:
         self.program = program
         self.program_id = program_id
         self._event_parser = EventParser(program_id, program.coder)
+        # Error names as clients see them: from the IDL anchorpy loaded, not from the generator's Python data.
+        self.error_names: dict[int, str] = {e.code: e.name for e in program.idl.errors}
 
     # ---- keys and addresses -----------------------------------------------------------------------------------
 
@@ -307,7 +309,7 @@ class VaultHarness:
 
         Every account the instructions reference (and `also_watch`) is compared before and after, field by field.
         """
-        assert error_name in ERROR_CODES, f"{error_name} is not an error of the IDL"
+        assert error_name in self.error_names.values(), f"{error_name} is not an error of the IDL"
         ix_list = [ixs] if isinstance(ixs, Instruction) else list(ixs)
         watched = {m.pubkey for ix in ix_list for m in ix.accounts} | set(also_watch)
         payer = signers[0].pubkey()
@@ -316,7 +318,7 @@ class VaultHarness:
         result = self.try_send(ix_list, signers)
         assert isinstance(result, FailedTransactionMetadata), f"expected {error_name}, but the transaction succeeded"
         code = custom_error_code(result)
-        got = ERROR_NAMES.get(code, f"non-program error {result.err()}") if code is not None else str(result.err())
+        got = self.error_names.get(code, f"unknown code {code}") if code is not None else str(result.err())
         assert got == error_name, f"expected {error_name}, got {got}\n" + "\n".join(result.meta().logs())
         after = self.snapshot(watched)
         for key in watched:
