@@ -1,0 +1,178 @@
+"""The Temporal worker: runs SessionWorkflow, VaultSweepWorkflow and every activity on TEMPORAL_TASK_QUEUE.
+
+    python worker.py
+
+Start as many as you like (they share the task queue; any of them can continue any session). At start: migrations
+(advisory-locked, so concurrent workers are safe), the cleaner keypair (a dev one is generated when missing), the
+VaultSweep schedule. On SIGTERM/SIGINT the worker stops polling and lets running activities finish (graceful
+shutdown, bounded by WORKER_GRACEFUL_SHUTDOWN_SECONDS); workflows need no draining — their state is in Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, TLSConfig
+from temporalio.worker import Worker
+
+from activities.chain import ChainActivities
+from activities.database import DatabaseActivities
+from activities.keys import KeyActivities
+from activities.resources import Resources, load_or_create_cleaner_keypair
+from activities.sweep import SweepActivities
+from ephemeral_vault.settings import Settings, get_settings
+from workflows.session import SessionWorkflow
+from workflows.vault_sweep import VaultSweepWorkflow, ensure_vault_sweep_schedule
+
+log = logging.getLogger("worker")
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+def activities_of(resources: Resources) -> list[Any]:
+    keys, db, chain, sweep = (
+        KeyActivities(resources),
+        DatabaseActivities(resources),
+        ChainActivities(resources),
+        SweepActivities(resources),
+    )
+    return [
+        keys.provision_session_key,
+        keys.shred_session_key,
+        db.load_session_policy,
+        db.transition_session_status,
+        db.record_delegation_event,
+        chain.build_session_opening_transaction,
+        chain.submit_signed_transaction,
+        chain.verify_vault_onchain,
+        chain.observe_vault,
+        chain.quote_deposit,
+        chain.execute_trade_onchain,
+        chain.build_revoke_transaction,
+        chain.cleanup_vault_onchain,
+        chain.sweep_fee_float,
+        sweep.find_orphaned_vaults,
+        sweep.close_orphan_session,
+    ]
+
+
+WORKFLOWS: Sequence[type] = (SessionWorkflow, VaultSweepWorkflow)
+
+
+def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs: Any) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_of(resources),
+        graceful_shutdown_timeout=kwargs.pop("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN),
+        **kwargs,
+    )
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    tls: bool | TLSConfig = False
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    elif settings.temporal_api_key is not None:
+        tls = True
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls,
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+        identity=f"ev-worker@{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+async def open_resources(settings: Settings, dsn: str, temporal: Client | None) -> Resources:
+    from ephemeral_vault.chain.client import ChainClient
+    from ephemeral_vault.custody import kek_from_settings
+    from ephemeral_vault.db.pool import create_pool
+
+    pool = await create_pool(dsn, max_size=max(5, settings.worker_max_concurrent_activities // 2))
+    return Resources(
+        pool=pool,
+        chain=ChainClient(settings.solana_rpc_url),
+        kek=kek_from_settings(settings),
+        cleaner=load_or_create_cleaner_keypair(settings.cleaner_keypair_path),
+        temporal=temporal,
+        fee_float_lamports=settings.session_fee_float_lamports,
+        approval_window_seconds=settings.approval_window_seconds,
+        revoke_window_seconds=settings.revoke_window_seconds,
+        chain_poll_seconds=settings.chain_poll_seconds,
+        max_trades_per_run=settings.max_trades_per_run,
+    )
+
+
+async def migrate(dsn: str) -> list[str]:
+    import asyncpg
+
+    from ephemeral_vault.db.migrate import apply_migrations
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from ephemeral_vault.db.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port).start()
+
+
+async def run(settings: Settings) -> int:
+    dsn = database_url(settings)
+    applied = await migrate(dsn)
+    log.info("migrations applied: %s", applied or "none (up to date)")
+    client = await connect_temporal(settings)
+    resources = await open_resources(settings, dsn, client)
+    log.info(
+        "cleaner key %s; rpc %s; task queue %s",
+        resources.cleaner.pubkey(),
+        settings.solana_rpc_url,
+        settings.temporal_task_queue,
+    )
+    await ensure_vault_sweep_schedule(client, settings.temporal_task_queue, settings.vault_sweep_interval_seconds)
+    worker = build_worker(
+        client,
+        resources,
+        settings.temporal_task_queue,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with worker:
+            log.info("worker polling %s", settings.temporal_task_queue)
+            await stop.wait()
+            log.info("shutting down: finishing running activities (up to %s)", GRACEFUL_SHUTDOWN)
+    finally:
+        await resources.chain.close()
+        await resources.pool.close()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(run(get_settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
