@@ -151,9 +151,12 @@ async def _migrate_from_settings() -> list[str]:
 
 
 def main() -> int:
+    from ephemeral_vault.db.embedded import EmbeddedPostgresError
+
     try:
         applied = asyncio.run(_migrate_from_settings())
-    except MigrationError as err:
+    except (MigrationError, EmbeddedPostgresError, asyncpg.PostgresError, OSError) as err:
+        # OSError: the server is unreachable (connection refused, unknown host)
         print(f"migrate: {err}", file=sys.stderr)
         return 1
     print("migrate: applied " + (", ".join(applied) if applied else "nothing (up to date)"))

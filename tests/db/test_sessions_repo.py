@@ -175,3 +175,13 @@ async def test_the_last_error_is_kept_without_changing_status(db_pool: asyncpg.P
     assert (stored.status, stored.last_error) == (SessionStatus.ACTIVE, "rpc timeout")
     with pytest.raises(SessionNotFoundError):
         await record_session_error(db_pool, uuid.uuid4(), "x")
+
+
+async def test_a_secret_passed_by_mistake_as_a_pubkey_is_not_echoed(db_pool: asyncpg.Pool) -> None:
+    from solders.keypair import Keypair
+
+    secret_b58 = str(Keypair())  # base58 of the 64-byte secret: what a mixed-up argument would carry
+    with pytest.raises(InvalidRecordError) as caught:
+        await create_session(db_pool, new_session(ephemeral_pubkey=secret_b58))
+    assert secret_b58 not in str(caught.value) and secret_b58 not in repr(caught.value)
+    assert "88-character" in str(caught.value) or "87-character" in str(caught.value)
