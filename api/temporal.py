@@ -15,27 +15,24 @@ from typing import Any, TypeVar
 from temporalio.client import (
     Client,
     TLSConfig,
-    WithStartWorkflowOperation,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from ephemeral_vault.settings import Settings
+from workflows.client import session_start_operation
 from workflows.messages import (
     CREATE_UPDATE,
-    SESSION_WORKFLOW_NAME,
     STATUS_QUERY,
     CreateSessionRequest,
     CreateSessionResult,
     ErrorType,
     SessionStatus,
-    SessionWorkflowInput,
     http_status_for,
     workflow_id_for,
 )
@@ -148,16 +145,9 @@ class TemporalGateway:
         """Update-with-start: starts the workflow (or reuses the running one with this id) and waits for the create
         update, which returns once the key is provisioned and the sessions row written."""
         client = await self.client()
-        start = WithStartWorkflowOperation(
-            SESSION_WORKFLOW_NAME,
-            SessionWorkflowInput(request=request),
-            id=workflow_id_for(request.session_id),
-            task_queue=self.settings.temporal_task_queue,
-            # A retried create (same idempotency key) must land on the same workflow and get the same answer...
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # ...but never restart a session that already ended.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        # Conflict policy USE_EXISTING (a retried create joins the same workflow and gets the same answer), reuse
+        # policy REJECT_DUPLICATE (an ended session is never restarted), search attributes and the UI summary.
+        start = session_start_operation(request, self.settings.temporal_task_queue)
         try:
             return await client.execute_update_with_start_workflow(
                 CREATE_UPDATE, start_workflow_operation=start, result_type=CreateSessionResult,
