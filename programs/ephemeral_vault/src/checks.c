@@ -21,6 +21,8 @@ uint64_t require_live_session(const EphemeralVault *v, int64_t now) {
 }
 
 uint64_t require_delegation_address(const SolAccount *a, const SolPubkey *vault, const SolPubkey *program_id) {
+    /* Never created means empty: a System-owned account holding data is no absent delegation (look-alike). */
+    if (a->data_len != 0) return ERR_INVALID_ACCOUNT_OWNER;
     const SolSignerSeed seeds[2] = {
         {(const uint8_t *)DELEGATION_SEED, DELEGATION_SEED_LEN},
         {vault->x, PUBKEY_BYTES},

@@ -68,7 +68,8 @@ uint64_t require_delegation_account(SolAccount *delegation, const SolPubkey *pro
 /* The vault is open for trading and deposits: active, and now < session_expiry. */
 uint64_t require_live_session(const EphemeralVault *v, int64_t now);
 
-/* `a` is the canonical PDA ["delegation", vault] (used when the delegation was never created). */
+/* `a` is the never-created delegation: empty (else InvalidAccountOwner) at the canonical PDA ["delegation", vault]
+ * (else InvalidPda). Used when the delegation slot holds a System-owned account. */
 uint64_t require_delegation_address(const SolAccount *a, const SolPubkey *vault, const SolPubkey *program_id);
 
 /* Every pair among `n` accounts is distinct. */
