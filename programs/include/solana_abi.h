@@ -217,24 +217,6 @@ static inline bool pubkey_is_zero(const SolPubkey *a) {
     return (x[0] | x[1] | x[2] | x[3]) == 0;
 }
 
-/* Byte copy without libc (the compiler must not turn it into a memcpy call: we build with -fno-builtin). */
-static inline void bytes_copy(uint8_t *dst, const uint8_t *src, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) dst[i] = src[i];
-}
-
-static inline uint64_t load_u64_le(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static inline void store_u64_le(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
 #define F64_BITS_ONE 0x3ff0000000000000ULL
 #define F64_BITS_TWO 0x4000000000000000ULL
 
