@@ -4,11 +4,12 @@ in this process on the time-skipping test server (or the dev server), and a pare
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from worker import build_worker
 from workflows.client import create_session
 from workflows.messages import (
     APPROVE_UPDATE,
+    STATUS_QUERY,
     ApproveRequest,
     ApproveResult,
     CreateSessionRequest,
     CreateSessionResult,
     SessionOutcome,
+    SessionStatus,
     workflow_id_for,
 )
 
@@ -155,6 +158,17 @@ class Harness:
             async with self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
                 return await handle.result()
         return await handle.result()
+
+    async def skip_until(self, handle: WorkflowHandle, condition: Callable[[SessionStatus], bool]) -> SessionStatus:
+        """Let time skip (time-skipping server) until the status query satisfies `condition`."""
+        assert self.env is not None and self.env.supports_time_skipping_v1
+        async with self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
+            for _ in range(600):
+                status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
+                if condition(status):
+                    return status
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"status never satisfied the condition: {status}")
 
     async def export_history(self, handle: WorkflowHandle, name: str) -> None:
         """With EV_EXPORT_HISTORIES=1, keep this run's history for the replay test (tests/workflows/histories)."""

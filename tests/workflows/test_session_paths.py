@@ -3,16 +3,36 @@ local chain over HTTP. Time skips only while a test awaits the workflow's result
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
-from ephemeral_vault.db import session_keys, sessions
-from tests.workflows.conftest import DURATION, INITIAL_DEPOSIT, Harness
+from ephemeral_vault.db import ledger, session_keys, sessions
+from tests.workflows.conftest import DURATION, INITIAL_DEPOSIT, MAX_DEPOSIT, Harness, wallet_sign, warp_chain
 from workflows.messages import (
+    APPROVE_UPDATE,
+    QUOTE_DEPOSIT_UPDATE,
+    REVOKE_UPDATE,
     STATUS_QUERY,
+    SUBMIT_DEPOSIT_UPDATE,
+    TRADE_UPDATE,
+    ApproveRequest,
+    DepositQuote,
+    DepositRequest,
+    DepositResult,
+    ErrorType,
+    RevokeRequest,
+    RevokeResult,
     SessionState,
     SessionStatus,
+    SubmitDepositRequest,
+    TradeRequest,
+    TradeResult,
 )
 
 
@@ -42,3 +62,210 @@ async def test_session_never_approved_is_abandoned_and_its_key_shredded(harness:
     key = await session_keys.load_session_key(harness.pool, uuid.UUID(created.session_id))
     assert key.is_shredded and key.wrapped_dek is None
     await harness.export_history(handle, "abandoned")
+
+
+async def test_deposit_is_sized_signed_by_the_parent_submitted_and_recorded(harness: Harness, parent) -> None:
+    created, handle, _ = await harness.open(parent, initial_deposit_lamports=0)
+
+    quote = await handle.execute_update(
+        QUOTE_DEPOSIT_UPDATE, DepositRequest(expected_trades=10), result_type=DepositQuote
+    )
+    signed = wallet_sign(quote.unsigned_transaction, parent)
+    result = await handle.execute_update(
+        SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed), result_type=DepositResult
+    )
+    again = await handle.execute_update(
+        SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed), result_type=DepositResult
+    )
+
+    assert quote.amount_lamports >= 10 * 5_000 and quote.headroom_lamports == MAX_DEPOSIT
+    assert result.amount_lamports == quote.amount_lamports == result.total_deposited
+    assert again.signature == result.signature  # the same signed transaction is confirmed, not deposited twice
+    vault = await harness.chain.fetch_vault(Pubkey.from_string(created.vault_pda))
+    assert vault.total_deposited == quote.amount_lamports
+    deposits = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="deposit")
+    assert [(d.signature, d.status, d.lamports) for d in deposits] == [
+        (result.signature, "confirmed", quote.amount_lamports)
+    ]
+    await handle.terminate("test over")
+
+
+async def test_trades_execute_on_chain_and_a_duplicate_trade_id_returns_the_first_result(
+    harness: Harness, parent
+) -> None:
+    created, handle, _ = await harness.open(parent)
+    first_id, second_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    first = await handle.execute_update(
+        TRADE_UPDATE, TradeRequest(trade_id=first_id, fee_lamports=5_000), result_type=TradeResult
+    )
+    duplicates = await asyncio.gather(
+        *(
+            handle.execute_update(
+                TRADE_UPDATE, TradeRequest(trade_id=first_id, fee_lamports=5_000), result_type=TradeResult
+            )
+            for _ in range(3)
+        )
+    )
+    concurrent = await asyncio.gather(
+        *(
+            handle.execute_update(
+                TRADE_UPDATE, TradeRequest(trade_id=second_id, fee_lamports=7_000), result_type=TradeResult
+            )
+            for _ in range(2)
+        )
+    )
+
+    assert all(d == first for d in duplicates)
+    assert concurrent[0] == concurrent[1] and concurrent[0].signature != first.signature
+    vault = await harness.chain.fetch_vault(Pubkey.from_string(created.vault_pda))
+    assert (vault.trade_count, vault.total_spent) == (2, 12_000)
+    trades = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade")
+    assert sorted((str(t.trade_ref), t.status) for t in trades) == sorted(
+        [(first_id, "confirmed"), (second_id, "confirmed")]
+    )
+    status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
+    assert (status.trade_count, status.total_spent) == (2, 12_000)
+    await handle.terminate("test over")
+
+
+async def test_invalid_updates_are_rejected_by_validators_before_anything_happens(harness: Harness, parent) -> None:
+    created, handle = await harness.create(parent)
+
+    before_approval = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=1))
+    wrong_vault = await rejection(handle, APPROVE_UPDATE, ApproveRequest(vault_pda=str(Keypair().pubkey())))
+    bad_tx = await rejection(
+        handle, APPROVE_UPDATE, ApproveRequest(vault_pda=created.vault_pda, signed_transaction="not base64!")
+    )
+    _, handle, _ = await harness.open(parent)
+    fee_too_high = await rejection(
+        handle, TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=1_000_001)
+    )
+    not_a_uuid = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id="trade-1", fee_lamports=1))
+    no_quote = await rejection(handle, SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction="AAAA"))
+    both = await rejection(handle, QUOTE_DEPOSIT_UPDATE, DepositRequest(expected_trades=1, amount_lamports=1))
+
+    assert before_approval == ErrorType.INVALID_STATE
+    assert wrong_vault == ErrorType.VAULT_MISMATCH
+    assert bad_tx == ErrorType.INVALID_REQUEST
+    assert fee_too_high == not_a_uuid == both == ErrorType.INVALID_REQUEST
+    assert no_quote == ErrorType.INVALID_STATE
+    # Rejected updates leave no trace in history: only the create and approve updates were accepted.
+    history = await handle.fetch_history()
+    accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert len(accepted) == 2
+    assert (await harness.chain.fetch_vault(Pubkey.from_string(handle_vault(history)))).trade_count == 0
+    await handle.terminate("test over")
+
+
+async def test_revoke_shreds_the_key_at_once_then_settles_on_chain_and_cleans_up(harness: Harness, parent) -> None:
+    created, handle, _ = await harness.open(parent)
+    await handle.execute_update(
+        TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000), result_type=TradeResult
+    )
+    parent_before = await harness.chain.balance(parent.pubkey())
+
+    revoked = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(reason="done"), result_type=RevokeResult)
+    key = await session_keys.load_session_key(harness.pool, uuid.UUID(created.session_id))
+    refused = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=1))
+    assert revoked.unsigned_transaction is not None
+    on_chain = await handle.execute_update(
+        REVOKE_UPDATE,
+        RevokeRequest(signed_transaction=wallet_sign(revoked.unsigned_transaction, parent)),
+        result_type=RevokeResult,
+    )
+    outcome = await harness.finish(handle)
+
+    assert revoked.status is SessionState.REVOKED and revoked.key_shredded and not revoked.revoked_on_chain
+    assert key.is_shredded
+    assert refused == ErrorType.SESSION_REVOKED
+    assert on_chain.revoked_on_chain and on_chain.signature
+    assert outcome.status is SessionState.CLEANED and outcome.cleanup_signature
+    assert await harness.chain.raw_account(Pubkey.from_string(created.vault_pda)) is None
+    assert await harness.chain.balance(Pubkey.from_string(created.ephemeral_pubkey)) == 0  # fee float swept back
+    assert await harness.chain.balance(parent.pubkey()) > parent_before
+    cleanups = await ledger.list_cleanups(harness.pool, uuid.UUID(created.session_id))
+    assert [(c.signature, c.trigger) for c in cleanups] == [(outcome.cleanup_signature, "manual")]
+    assert (await sessions.get_session(harness.pool, uuid.UUID(created.session_id))).status == "CLEANED"
+    await harness.export_history(handle, "revoke")
+
+
+async def test_expiry_cleans_up_once_the_chain_clock_has_passed_session_expiry(harness: Harness, parent) -> None:
+    created, handle, _ = await harness.open(parent, session_duration_seconds=120)
+    await handle.execute_update(
+        TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000), result_type=TradeResult
+    )
+
+    await warp_chain(harness.localnet_url, 125)  # the chain's clock passes session_expiry...
+    outcome = await harness.finish(handle)  # ...and Temporal's timer fires as time skips
+
+    assert outcome.status is SessionState.CLEANED and outcome.trade_count == 1
+    assert await harness.chain.raw_account(Pubkey.from_string(created.vault_pda)) is None
+    assert await harness.chain.balance(Pubkey.from_string(created.ephemeral_pubkey)) == 0
+    cleanups = await ledger.list_cleanups(harness.pool, uuid.UUID(created.session_id))
+    assert [(c.signature, c.trigger, c.cleaner) for c in cleanups] == [
+        (outcome.cleanup_signature, "timer", str(harness.resources.cleaner.pubkey()))
+    ]
+    key = await session_keys.load_session_key(harness.pool, uuid.UUID(created.session_id))
+    assert key.is_shredded
+    assert (await sessions.get_session(harness.pool, uuid.UUID(created.session_id))).status == "CLEANED"
+    await harness.export_history(handle, "expiry")
+
+
+async def test_trade_after_expiry_is_refused_before_anything_is_signed(harness: Harness, parent) -> None:
+    created, handle, _ = await harness.open(parent, session_duration_seconds=120)
+
+    # Temporal's clock passes the expiry (time skips to the timer); the chain's has not, so cleanup keeps retrying.
+    await harness.skip_until(handle, lambda s: s.status is SessionState.EXPIRED)
+    refused = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000))
+    status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
+
+    assert refused == ErrorType.SESSION_EXPIRED
+    assert status.status is SessionState.EXPIRED
+    assert await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade") == []
+    await warp_chain(harness.localnet_url, 130)
+    assert (await harness.finish(handle)).status is SessionState.CLEANED
+
+
+async def test_long_sessions_continue_as_new_keeping_state_and_trade_ids(harness: Harness, parent) -> None:
+    harness.resources.max_trades_per_run = 2
+    created, handle, _ = await harness.open(parent)
+    first_run = (await handle.describe()).run_id
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    results = [
+        await handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=i, fee_lamports=5_000), result_type=TradeResult)
+        for i in ids
+    ]
+
+    replayed = await handle.execute_update(
+        TRADE_UPDATE, TradeRequest(trade_id=ids[0], fee_lamports=5_000), result_type=TradeResult
+    )
+    status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
+    current_run = (await handle.describe()).run_id
+
+    assert current_run != first_run
+    assert replayed == results[0]
+    assert (status.status, status.trade_count, status.total_spent) == (SessionState.ACTIVE, 3, 15_000)
+    vault = await harness.chain.fetch_vault(Pubkey.from_string(created.vault_pda))
+    assert vault.trade_count == 3
+    await handle.terminate("test over")
+
+
+def handle_vault(history) -> str:
+    for event in history.events:
+        if event.HasField("workflow_execution_update_accepted_event_attributes"):
+            req = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            if req.input.name == APPROVE_UPDATE:
+                return json.loads(req.input.args.payloads[0].data)["vault_pda"]
+    raise AssertionError("no approve update in history")
+
+
+async def rejection(handle, update: str, arg) -> str | None:
+    """The ApplicationError type an update is rejected with (None if it was accepted)."""
+    try:
+        await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        assert isinstance(cause, ApplicationError), cause
+        return cause.type
+    return None
