@@ -88,3 +88,97 @@ async def test_session_lifecycle_end_to_end(stack: Stack) -> None:
         assert closed.status_code == 409 and closed.json()["error"]["details"]["current_status"] == "CLEANED"
 
     assert await stack.chain.raw_account(Pubkey.from_string(created["vault_pda"])) is None  # closed, rent refunded
+
+
+async def _create(stack: Stack, parent: Any, **overrides: Any) -> dict[str, Any]:
+    async with stack.api.client(parent) as http:
+        return _ok(await http.post("/session/create", json={**CREATE, **overrides}), 201)
+
+
+async def test_create_with_the_same_idempotency_key_returns_the_same_session(stack: Stack) -> None:
+    parent, other = await funded(stack.chain), await funded(stack.chain)
+    first = await _create(stack, parent, idempotency_key="batch-1")
+    again = await _create(stack, parent, idempotency_key="batch-1")
+    someone_else = await _create(stack, other, idempotency_key="batch-1")
+    assert again["session_id"] == first["session_id"] and again["vault_pda"] == first["vault_pda"]
+    assert someone_else["session_id"] != first["session_id"]
+
+
+async def test_new_session_status_is_created_from_the_workflow(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)
+    async with stack.api.client(parent) as http:
+        status = _ok(await http.get(f"/session/status/{created['session_id']}"))
+    assert (status["status"], status["source"], status["vault_pda"]) == ("CREATED", "workflow", created["vault_pda"])
+
+
+async def test_approve_with_another_vault_is_rejected_by_the_workflow(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)
+    async with stack.api.client(parent) as http:
+        response = await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": str(Pubkey.new_unique())})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "vault_mismatch"
+
+
+async def test_trade_before_approval_is_409_with_the_current_state(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)
+    async with stack.api.client() as dex:
+        response = await dex.post("/session/trade", headers=TRADE_HEADERS, json={
+            "session_id": created["session_id"], "trade_id": str(uuid.uuid4()), "fee_lamports": 5000})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["current_status"]) == ("invalid_state", "CREATED")
+
+
+async def _open(stack: Stack, parent: Any) -> dict[str, Any]:
+    created = await _create(stack, parent)
+    async with stack.api.client(parent) as http:
+        _ok(await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": created["vault_pda"],
+            "signed_transaction": wallet_sign(created["unsigned_transaction"], parent)}))
+    return created
+
+
+async def test_second_approve_returns_the_first_answer(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _open(stack, parent)
+    async with stack.api.client(parent) as http:
+        response = await http.post("/session/approve", json={"session_id": created["session_id"],
+                                                              "vault_pda": created["vault_pda"]})
+    body = _ok(response)
+    assert (body["status"], body["session_id"]) == ("ACTIVE", created["session_id"])
+
+
+async def test_deposit_over_the_cap_is_refused_with_a_precise_4xx(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _open(stack, parent)  # 0.5 SOL of 2 SOL deposited
+    async with stack.api.client(parent) as http:
+        response = await http.post("/session/deposit", json={"session_id": created["session_id"],
+                                                              "amount_lamports": 2 * SOL})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["current_status"]) == ("deposit_unavailable", "ACTIVE")
+
+
+async def test_unsigned_opening_transaction_is_refused(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)
+    async with stack.api.client(parent) as http:
+        response = await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": created["vault_pda"],
+            "signed_transaction": created["unsigned_transaction"]})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_transaction"
+
+
+async def test_trade_fee_over_the_program_cap_is_422(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _open(stack, parent)
+    async with stack.api.client() as dex:
+        response = await dex.post("/session/trade", headers=TRADE_HEADERS, json={
+            "session_id": created["session_id"], "trade_id": str(uuid.uuid4()), "fee_lamports": 1_000_001})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "body.fee_lamports"
