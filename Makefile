@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program migrate clean
+.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program bench-localnet migrate clean
 
 help:
 	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
@@ -42,6 +42,10 @@ test: venv toolchain node-deps
 # Compute units per instruction (LiteSVM, real loader) beside Anchor's published figures, and the .so size.
 bench-program: venv toolchain
 	$(PY) -m tests.program.bench_program
+
+# Confirmed sendTransaction+confirmation throughput of the local chain (tx/s) with 1 and 8 concurrent clients.
+bench-localnet: venv
+	$(PY) -m localnet.bench
 
 # The IDL (both formats) and src/discriminators.h, generated from programs/ephemeral_vault/idl.py.
 idl: venv
