@@ -10,7 +10,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 from solders.transaction import Transaction
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.resources import Resources
@@ -113,6 +113,7 @@ class Harness:
     resources: Resources
     localnet_url: str
     update_with_start: bool
+    started: list[str] = field(default_factory=list)
 
     @property
     def chain(self) -> ChainClient:
@@ -135,8 +136,16 @@ class Harness:
 
     async def create(self, parent: Keypair, **overrides: Any) -> tuple[CreateSessionResult, WorkflowHandle]:
         req = self.request(parent, **overrides)
+        self.started.append(workflow_id_for(req.session_id))
         created = await create_session(self.client, req, self.task_queue, update_with_start=self.update_with_start)
         return created, self.client.get_workflow_handle(workflow_id_for(req.session_id), result_type=SessionOutcome)
+
+    async def terminate_leftovers(self) -> None:
+        """A workflow left running after its worker is gone would block time skipping for every later test."""
+        for workflow_id in self.started:
+            handle = self.client.get_workflow_handle(workflow_id)
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test teardown")
 
     async def open(
         self, parent: Keypair, **overrides: Any
@@ -183,5 +192,9 @@ class Harness:
 async def harness(temporal_env: WorkflowEnvironment, resources: Resources, localnet_url: str) -> AsyncIterator[Harness]:
     task_queue = f"tq-{uuid.uuid4()}"
     resources.temporal = temporal_env.client
+    harness = Harness(temporal_env.client, temporal_env, task_queue, resources, localnet_url, update_with_start=False)
     async with build_worker(temporal_env.client, resources, task_queue):
-        yield Harness(temporal_env.client, temporal_env, task_queue, resources, localnet_url, update_with_start=False)
+        try:
+            yield harness
+        finally:
+            await harness.terminate_leftovers()
