@@ -15,6 +15,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
 
@@ -90,8 +91,11 @@ async def run_stack() -> int:
     sup = Supervisor(VAR / "log")
     print("Ephemeral Vault — starting the local stack", flush=True)
     dsn = await asyncio.to_thread(ensure_database, settings)
-    env = {"DATABASE_URL": dsn}
+    dev_values, generated = ensure_dev_env(settings)
+    env = {"DATABASE_URL": dsn, **dev_values}
     os.environ.update(env)
+    if generated:
+        print(f"  ✓ generated dev {', '.join(generated)} in {DEV_ENV_PATH} (mode 0600)", flush=True)
 
     rc = await (await asyncio.create_subprocess_exec(*python_argv("-m", "ephemeral_vault.db.migrate"))).wait()
     if rc != 0:
@@ -128,6 +132,9 @@ async def run_stack() -> int:
             await service_start_or_stop(sup, service, stop)
             if stop.is_set():
                 return 130
+            if service.name == "localnet":
+                cleaner = await fund_cleaner(settings, f"http://{settings.localnet_host}:{settings.localnet_port}")
+                print(f"  ✓ cleaner {cleaner} funded on the local chain", flush=True)
         print_where_things_are(settings, dsn)
         exited = asyncio.ensure_future(sup.wait_any_exit())
         stopped = asyncio.ensure_future(stop.wait())
