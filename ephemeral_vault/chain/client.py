@@ -237,6 +237,13 @@ class ChainClient:
         except (TypeError, KeyError, ValueError) as exc:
             raise RetryableRpcError("malformed getRecentPrioritizationFees answer") from exc
 
+    async def blockhash_is_valid(self, blockhash: str, commitment: Commitment = Confirmed) -> bool:
+        result = await self._raw_call("isBlockhashValid", [blockhash, {"commitment": commitment}])
+        try:
+            return bool(result["value"])
+        except (TypeError, KeyError) as exc:
+            raise RetryableRpcError("malformed isBlockhashValid answer") from exc
+
     async def _raw_call(self, method: str, params: list[object]) -> Any:
         try:
             response = await self._http.post(
@@ -417,9 +424,13 @@ class ChainClient:
             raise NotYetExpired(
                 f"{old.signature} may still land: finalized height {height} <= last valid {old.last_valid_block_height}"
             )
+        message = old.transaction().message
+        # A second, independent proof that does not trust the caller's last_valid_block_height: the finalized bank
+        # no longer accepts the blockhash, so no later bank can.
+        if await self.blockhash_is_valid(str(message.recent_blockhash), Finalized):
+            raise NotYetExpired(f"{old.signature} may still land: the chain still accepts its blockhash")
         if await self.signature_status(old.signature) is not None:
             raise NotYetExpired(f"{old.signature} landed while its expiry was being checked")
-        message = old.transaction().message
         payer = message.account_keys[0]
         by_key = {kp.pubkey(): kp for kp in signers}
         needed = message.account_keys[: message.header.num_required_signatures]

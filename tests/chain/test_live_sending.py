@@ -87,6 +87,14 @@ async def test_rebuild_is_refused_while_the_old_transaction_can_still_land(chain
         await chain.rebuild_expired(fresh, [s.delegate])
 
 
+async def test_rebuild_does_not_trust_an_understated_last_valid_block_height(chain: ChainClient) -> None:
+    s = await open_session(chain)
+    fresh = await chain.sign([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1, bytes(16))], s.delegate)
+    understated = SignedTx(fresh.transaction_base64, fresh.signature, last_valid_block_height=0)
+    with pytest.raises(NotYetExpired, match="still accepts its blockhash"):
+        await chain.rebuild_expired(understated, [s.delegate])
+
+
 async def test_rebuild_is_refused_once_the_old_transaction_landed(chain: ChainClient, localnet_url: str) -> None:
     s = await open_session(chain)
     signed = await chain.sign([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1, bytes(16))], s.delegate)
@@ -200,8 +208,13 @@ async def test_a_transaction_that_landed_failed_elsewhere_is_reported_not_resent
     assert await chain.balance(s.parent.pubkey()) == parent_balance  # no second fee: nothing was resent
 
 
-async def test_recent_prioritization_fees_see_a_priced_transaction_on_the_vault(chain: ChainClient) -> None:
+async def test_recent_prioritization_fees_see_a_priced_transaction_on_the_vault(
+    chain: ChainClient, localnet_url: str
+) -> None:
     s = await open_session(chain)
+    # A slot's figure is the LOWEST price among transactions writing the vault in it: keep the unpriced opening
+    # transaction out of the priced trade's slot.
+    await localnet_call(localnet_url, "localnet_advanceSlots", [1])
     priced = [
         *ixs.priority_fee_instructions(20_000, 4_321),
         ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 1_000, uuid.uuid4().bytes),
