@@ -15,11 +15,14 @@ unknown).
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
+from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized
 from solana.rpc.types import MemcmpOpts, TxOpts
@@ -28,6 +31,7 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.sysvar import CLOCK
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus
 
@@ -66,6 +70,8 @@ _LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatu
 # While waiting for a confirmation, send the same bytes again every this many polls: a validator may drop a
 # transaction under load, and resending identical bytes can never execute twice.
 RESEND_EVERY_POLLS = 5
+# Clock sysvar layout: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64, unix_timestamp i64.
+CLOCK_UNIX_TIMESTAMP_OFFSET = 32
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class ChainClient:
         await self._http.aclose()
 
     def __repr__(self) -> str:
-        return f"ChainClient(rpc_url={self.rpc_url!r}, program_id={self.program.program_id})"
+        return f"ChainClient(rpc_url={redact_url(self.rpc_url)!r}, program_id={self.program.program_id})"
 
     # --- one choke point for every RPC call -------------------------------------------------------------------------
 
@@ -166,7 +172,7 @@ class ChainClient:
                 instruction_programs=instruction_programs(tx) if tx is not None else None,
                 sending=sending,
                 signature=str(tx.signatures[0]) if tx is not None else None,
-            ) from exc
+            ) from _chainable(exc)
         if isinstance(resp, int):
             # solders decodes an error code it does not know to the bare int instead of raising.
             raise RetryableRpcError(f"RPC answered with unrecognised error code {resp}")
@@ -189,6 +195,14 @@ class ChainClient:
     async def minimum_balance_for_rent_exemption(self, data_len: int) -> int:
         resp = await self._call(lambda: self._rpc.get_minimum_balance_for_rent_exemption(data_len, Confirmed))
         return int(resp.value)
+
+    async def clock_unix_timestamp(self) -> int:
+        """The Clock sysvar's unix_timestamp: the time the program compares `session_expiry` against (not wall time;
+        a local node's clock can be warped, a validator's drifts)."""
+        raw = await self.raw_account(CLOCK)
+        if raw is None or len(raw.data) < CLOCK_UNIX_TIMESTAMP_OFFSET + 8:
+            raise RetryableRpcError("the node returned no readable Clock sysvar")
+        return int(struct.unpack_from("<q", raw.data, CLOCK_UNIX_TIMESTAMP_OFFSET)[0])
 
     async def raw_accounts(self, addresses: Sequence[Pubkey]) -> list[RawAccount | None]:
         resp = await self._call(lambda: self._rpc.get_multiple_accounts(list(addresses), Confirmed, "base64"))
@@ -252,7 +266,7 @@ class ChainClient:
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise classify_rpc_exception(exc, program=self.program) from exc
+            raise classify_rpc_exception(exc, program=self.program) from _chainable(exc)
         error = body.get("error") if isinstance(body, dict) else None
         if error is not None:
             code = error.get("code") if isinstance(error, dict) else None
@@ -486,6 +500,23 @@ class ChainClient:
                 if loop.time() >= deadline or await self.signature_status(old.signature) is not None:
                     raise
                 await asyncio.sleep(self.poll_interval_seconds)
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port] only: hosted RPC endpoints carry API keys in the path, query or userinfo."""
+    parsed = urlsplit(url)
+    host = parsed.hostname or ""
+    port = f":{parsed.port}" if parsed.port else ""
+    rest = "/…" if (parsed.path not in ("", "/") or parsed.query) else ""
+    return f"{parsed.scheme}://{host}{port}{rest}"
+
+
+def _chainable(exc: BaseException) -> BaseException | None:
+    """The cause to chain onto a classified error. Transport exceptions are dropped: httpx puts the full request
+    URL (an API key, on hosted RPC) in its messages, and a chained cause travels into logs and Temporal history."""
+    if isinstance(exc, httpx.HTTPError | SolanaRpcException):
+        return None
+    return exc
 
 
 def _base58(data: bytes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -41,8 +41,9 @@ def wallet_sign(unsigned: UnsignedTx, *keypairs: Keypair) -> str:
 
 @dataclass
 class OpenSession:
-    parent: Keypair
-    delegate: Keypair
+    # solders' Keypair repr prints the secret key: keep keypairs out of reprs even in test output.
+    parent: Keypair = field(repr=False)
+    delegate: Keypair = field(repr=False)
     addrs: SessionAddresses
     opening: TxResult
 

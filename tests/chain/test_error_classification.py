@@ -21,6 +21,7 @@ from solders.transaction_status import (
     TransactionErrorInsufficientFundsForRent,
 )
 
+from ephemeral_vault.chain.client import redact_url
 from ephemeral_vault.chain.errors import (
     FinalChainError,
     InsufficientFunds,
@@ -167,3 +168,8 @@ def test_a_response_the_decoder_panics_on_is_retryable_not_a_crash() -> None:
         panic = exc
     assert type(panic).__name__ == "PanicException"
     assert is_retryable(classify_rpc_exception(panic, program=PROGRAM))
+
+
+def test_redacted_rpc_urls_keep_only_scheme_host_and_port() -> None:
+    assert redact_url("https://user:pw@rpc.example.com/abc123?api-key=S") == "https://rpc.example.com/…"
+    assert redact_url("http://127.0.0.1:8899") == "http://127.0.0.1:8899"

@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
+import traceback
 import uuid
 
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.types import TxOpts
+from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.transaction import Transaction
 
 from ephemeral_vault.chain import instructions as ixs
-from ephemeral_vault.chain.client import ChainClient
+from ephemeral_vault.chain.client import ChainClient, sign_transaction
 from ephemeral_vault.chain.errors import (
     BlockhashExpired,
     InsufficientFunds,
@@ -27,7 +29,7 @@ from ephemeral_vault.chain.errors import (
     SignatureVerificationFailed,
     SignedTransactionMismatch,
 )
-from ephemeral_vault.chain.send import SignedTx
+from ephemeral_vault.chain.send import BlockhashInfo, SignedTx
 from ephemeral_vault.chain.session_tx import build_deposit, verify_parent_signed
 from tests.chain.conftest import MAX_DEPOSIT, funded, localnet_call, open_session, wallet_sign
 
@@ -182,13 +184,33 @@ async def test_a_wallet_answer_that_changed_the_offer_is_refused(chain: ChainCli
         verify_parent_signed(offer, base64.b64encode(bytes(tx)).decode())
 
 
-async def test_an_unreachable_node_is_retryable() -> None:
+async def test_an_unreachable_node_is_retryable_and_the_error_does_not_carry_the_url_secret() -> None:
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with ChainClient(f"http://127.0.0.1:{port}", rpc_timeout_seconds=2) as dead:
-        with pytest.raises(RetryableRpcError):
+    url = f"http://127.0.0.1:{port}/token-SECRET1?api-key=SECRET2"
+    async with ChainClient(url, rpc_timeout_seconds=2) as dead:
+        assert "SECRET" not in repr(dead)
+        with pytest.raises(RetryableRpcError) as err:
             await dead.latest_blockhash()
+        with pytest.raises(RetryableRpcError) as raw_err:
+            await dead.recent_prioritization_fees()
+    for exc in (err.value, raw_err.value):
+        assert "SECRET" not in "".join(traceback.format_exception(exc))
+
+
+async def test_a_blockhash_the_node_never_issued_is_retryable_at_send_not_expired(chain: ChainClient) -> None:
+    payer = await funded(chain)
+    unknown = BlockhashInfo(Hash.new_unique(), last_valid_block_height=await chain.block_height() + 150)
+    signed = sign_transaction([ixs.revoke_access(payer.pubkey(), Keypair().pubkey())], payer, [], unknown)
+    with pytest.raises(RetryableRpcError, match="BlockhashNotFound"):
+        await chain.send_and_confirm(signed)
+
+
+async def test_the_clock_the_program_sees_moves_with_the_node_warp(chain: ChainClient, localnet_url: str) -> None:
+    before = await chain.clock_unix_timestamp()
+    await localnet_call(localnet_url, "localnet_warpClock", [{"seconds": 1_000}])
+    assert await chain.clock_unix_timestamp() >= before + 1_000
 
 
 async def test_a_transaction_that_landed_failed_elsewhere_is_reported_not_resent(chain: ChainClient) -> None:
