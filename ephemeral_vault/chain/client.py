@@ -285,7 +285,11 @@ class ChainClient:
         if status is None:
             return None
         level = status.confirmation_status
-        name = "processed" if level is None else str(level).rsplit(".", 1)[-1].lower()
+        if level is not None:
+            name = str(level).rsplit(".", 1)[-1].lower()
+        else:
+            # Nodes that predate confirmationStatus: `confirmations: null` means rooted (finalized).
+            name = "finalized" if status.confirmations is None else "processed"
         return SignatureStatus(slot=status.slot, confirmation_status=name, err=status.err)
 
     async def transaction_result(self, signature: str | Signature) -> TxResult | None:
@@ -346,12 +350,12 @@ class ChainClient:
         """A backend-signed transaction on a fresh blockhash. Persist it before sending if a retry must find it."""
         return sign_transaction(instructions, payer, signers, await self.latest_blockhash())
 
-    async def send_and_confirm(self, signed: SignedTx) -> TxResult:
+    async def send_and_confirm(self, signed: SignedTx, *, on_poll: Callable[[], None] | None = None) -> TxResult:
         """Send `signed` unless its signature already landed, then wait for "confirmed".
 
         Returns the `TxResult`; raises the classified error if it failed, `BlockhashExpired` if it can no longer
         land, `RetryableRpcError` on transport trouble or when `SOLANA_CONFIRM_TIMEOUT_SECONDS` passes (calling
-        again with the same `signed` is always safe).
+        again with the same `signed` is always safe). `on_poll` runs once per status poll (e.g. `activity.heartbeat`).
         """
         tx = signed.transaction()
         try:
@@ -364,7 +368,7 @@ class ChainClient:
         if status is None:
             await self._ensure_not_expired(signed)
             await self._send(signed, tx, preflight=True)
-        return await self._await_confirmation(signed, tx)
+        return await self._await_confirmation(signed, tx, on_poll)
 
     async def _send(self, signed: SignedTx, tx: Transaction, *, preflight: bool) -> None:
         opts = TxOpts(skip_confirmation=True, skip_preflight=not preflight, preflight_commitment=Confirmed)
@@ -385,7 +389,9 @@ class ChainClient:
             if await self.signature_status(signed.signature) is None:
                 raise BlockhashExpired(signed.signature, signed.last_valid_block_height, height)
 
-    async def _await_confirmation(self, signed: SignedTx, tx: Transaction) -> TxResult:
+    async def _await_confirmation(
+        self, signed: SignedTx, tx: Transaction, on_poll: Callable[[], None] | None
+    ) -> TxResult:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.confirm_timeout_seconds
         polls = 0
@@ -407,6 +413,8 @@ class ChainClient:
                     "sending the same SignedTx again is safe"
                 )
             polls += 1
+            if on_poll is not None:
+                on_poll()
             await asyncio.sleep(self.poll_interval_seconds)
 
     async def _landed_failure(self, signed: SignedTx, tx: Transaction, status: SignatureStatus) -> ChainError:
@@ -465,6 +473,7 @@ class ChainClient:
         previous: SignedTx | None = None,
         on_signed: Callable[[SignedTx], Awaitable[None]] | None = None,
         max_rebuilds: int = 2,
+        on_poll: Callable[[], None] | None = None,
     ) -> TxResult:
         """Sign (or resume `previous`), send, confirm; on expiry rebuild and re-sign, at most `max_rebuilds` times.
 
@@ -480,7 +489,7 @@ class ChainClient:
         rebuilds = 0
         while True:
             try:
-                return await self.send_and_confirm(signed)
+                return await self.send_and_confirm(signed, on_poll=on_poll)
             except BlockhashExpired:
                 if rebuilds >= max_rebuilds:
                     raise

@@ -244,3 +244,17 @@ async def test_recent_prioritization_fees_see_a_priced_transaction_on_the_vault(
     await chain.submit(priced, s.delegate)
     fees = await chain.recent_prioritization_fees([s.addrs.vault])
     assert 4_321 in fees and all(isinstance(f, int) for f in fees)
+
+
+async def test_resending_a_landed_transaction_returns_without_waiting_or_sending(chain: ChainClient) -> None:
+    payer = await funded(chain)
+    signed = await chain.sign([ixs.priority_fee_instructions(None, 1)[0]], payer)
+    first = await chain.send_and_confirm(signed)
+    balance = await chain.balance(payer.pubkey())
+    polls: list[int] = []
+
+    again = await chain.send_and_confirm(signed, on_poll=lambda: polls.append(1))
+
+    assert (again.signature, again.slot) == (first.signature, first.slot)
+    assert polls == []  # found landed by the first status check: no confirmation wait
+    assert await chain.balance(payer.pubkey()) == balance  # and no second fee
