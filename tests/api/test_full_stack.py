@@ -12,7 +12,7 @@ from solders.pubkey import Pubkey
 from websockets.asyncio.client import connect
 
 from api.client_auth import signed_headers
-from tests.api.conftest import SERVICE_TOKEN
+from tests.api.conftest import SERVICE_TOKEN, insert_session_row
 from tests.api.stack import SOL, Stack, funded, stack, wallet_sign
 
 __all__ = ["stack"]  # the fixture, imported so pytest finds it here
@@ -182,3 +182,21 @@ async def test_trade_fee_over_the_program_cap_is_422(stack: Stack) -> None:
             "session_id": created["session_id"], "trade_id": str(uuid.uuid4()), "fee_lamports": 1_000_001})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "body.fee_lamports"
+
+
+async def test_readyz_is_ready_with_postgres_and_temporal_up(stack: Stack) -> None:
+    async with stack.api.client() as http:
+        response = await http.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ready"
+
+
+async def test_status_falls_back_to_the_recorded_row_when_the_workflow_is_gone(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    session_id = await insert_session_row(stack.pool, str(parent.pubkey()), status="ACTIVE")  # no workflow exists
+    async with stack.api.client(parent) as http:
+        status = _ok(await http.get(f"/session/status/{session_id}"))
+        update = await http.post("/session/deposit", json={"session_id": str(session_id), "amount_lamports": 1})
+    assert (status["status"], status["source"]) == ("ACTIVE", "database")
+    assert update.status_code == 409
+    assert update.json()["error"]["details"]["current_status"] == "ACTIVE"

@@ -177,3 +177,25 @@ async def test_forged_cursor_is_422(api: ApiInstance, parent: Keypair) -> None:
         response = await http.get("/sessions", params={"cursor": "Zm9vYmFy"})
     assert response.status_code == 422
     assert _error(response)["field"] == "query.cursor"
+
+
+async def test_rejected_values_are_never_echoed(api: ApiInstance, parent: Keypair) -> None:
+    marker = "SECRETMARKER" * 4
+    async with api.client(parent) as http:
+        invalid = await http.post("/session/approve", json={"session_id": str(uuid.uuid4()),
+                                                             "vault_pda": str(Keypair().pubkey()),
+                                                             "signed_transaction": marker + "!"})
+        wrong_token = await http.post("/session/trade", json={}, headers={"Authorization": f"Bearer {marker}"})
+    assert invalid.status_code == 422 and wrong_token.status_code == 401
+    assert marker not in invalid.text and marker not in wrong_token.text
+
+
+async def test_chunked_oversized_body_is_413(api: ApiInstance, parent: Keypair) -> None:
+    async def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(20):
+            yield b"x" * 8192
+
+    async with api.client() as http:
+        response = await http.post("/session/create", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert _error(response)["code"] == "payload_too_large"

@@ -143,3 +143,18 @@ async def test_subscriber_gauge_follows_connections(api: ApiInstance, parent: Ke
         during = (await http.get("/metrics")).text
     await ws.close()
     assert "ev_api_websocket_connections 1.0" in during
+
+
+async def test_listener_reconnect_sends_gap_and_events_keep_flowing(api: ApiInstance, db_pool: asyncpg.Pool,
+                                                                    parent: Keypair) -> None:
+    ws = await _subscribe(api, parent)
+    try:
+        listener_pid = api.app.state.hub._conn.get_server_pid()
+        assert await db_pool.fetchval("SELECT pg_terminate_backend($1)", listener_pid)
+        gap = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT_S))
+        assert gap == {"type": "gap"}
+        session_id = await insert_session_row(db_pool, str(parent.pubkey()))
+        (event,) = await _events(ws, 1)
+    finally:
+        await ws.close()
+    assert event["session_id"] == str(session_id)
