@@ -121,7 +121,7 @@ def _inner_instructions_json(meta: TransactionMetadata) -> list[dict[str, Any]]:
         instructions = []
         for item in inner:
             compiled = item.instruction()
-            stack_height = json.loads(item.to_json()).get("stack_height")
+            stack_height = json.loads(item.to_json()).get("stackHeight")
             instructions.append(
                 {
                     "programIdIndex": compiled.program_id_index,
@@ -424,6 +424,9 @@ class LocalChain:
         """A faucet transfer executed as a real transaction, so it has a signature, a status and a history entry."""
         with self._lock:
             self._sync_locked()
+            if self._balance_locked(self._faucet.pubkey()) < FAUCET_LAMPORTS // 2:
+                # The faucet never runs dry: a local chain's airdrops are for development, not a scarce supply.
+                self.svm.set_account(self._faucet.pubkey(), Account(FAUCET_LAMPORTS, b"", SYSTEM_PROGRAM_ID))
             for _ in range(2):
                 blockhash = self.svm.latest_blockhash()
                 tx = VersionedTransaction.from_legacy(self._faucet_transfer(recipient, lamports, blockhash))

@@ -62,6 +62,22 @@ def test_program_is_deployed_through_the_upgradeable_loader(localnet_url: str) -
     assert base64.b64decode(programdata["data"][0])[PROGRAMDATA_METADATA_SIZE:] == elf
 
 
+def test_program_cpi_shows_as_inner_instructions(localnet_url: str) -> None:
+    rpc = RpcClient(localnet_url)
+    _, session = open_session(rpc)
+    (latest,) = rpc.call("getSignaturesForAddress", str(session.vault), {"commitment": "confirmed", "limit": 1})
+    meta = rpc.call("getTransaction", latest["signature"], {"commitment": "confirmed"})["meta"]
+    rpc.close()
+
+    # create_vault and approve_delegate each create their PDA through a System Program CPI
+    assert [entry["index"] for entry in meta["innerInstructions"]] == [0, 1]
+    for entry in meta["innerInstructions"]:
+        (inner,) = entry["instructions"]
+        assert inner["stackHeight"] == 2
+    assert f"Program {DEV_PROGRAM_ID} invoke [1]" in meta["logMessages"]
+    assert "Program 11111111111111111111111111111111 invoke [2]" in meta["logMessages"]
+
+
 def test_program_accounts_are_found_by_memcmp_and_data_size(localnet_url: str) -> None:
     rpc = RpcClient(localnet_url)
     parent, session = open_session(rpc)

@@ -270,3 +270,13 @@ def test_fee_for_message(rpc: RpcClient) -> None:
 
     assert value["value"] == 5000
     assert set(value["context"]) == {"slot", "apiVersion"}
+
+
+def test_faucet_never_runs_dry(rpc: RpcClient) -> None:
+    biggest = 10**17  # the largest single airdrop the node grants
+    signatures = [rpc.call("requestAirdrop", str(Keypair().pubkey()), biggest) for _ in range(12)]
+
+    statuses = [rpc.wait_confirmed(signature) for signature in signatures]
+
+    assert all(status["err"] is None for status in statuses)
+    assert rpc.error("requestAirdrop", str(Keypair().pubkey()), biggest + 1)["code"] == -32602
