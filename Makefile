@@ -11,6 +11,7 @@ help:
 	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
 	@echo "make test     set everything up and run the full test suite"
 	@echo "make program  build programs/ephemeral_vault/target/deploy/ephemeral_vault.so with clang-19 + our SBF linker"
+	@echo "make demo     play a frontend against the running stack (DEMO_ARGS=--expire to let the session expire)"
 	@echo "make bench    print benchmark figures"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -58,6 +59,10 @@ program: venv toolchain
 # The whole stack on embedded defaults: PostgreSQL, Temporal dev server (UI :8233), local chain, worker, API (:8000).
 run: venv toolchain
 	$(PY) -m devstack
+
+# Plays a frontend against the stack `make run` started: open, deposit, trade, revoke (DEMO_ARGS=--expire: expire).
+demo: venv
+	$(PY) -m demo $(DEMO_ARGS)
 
 # Applies migrations/ to DATABASE_URL, or to the embedded server under EMBEDDED_PG_DIR (started and left running).
 migrate: venv
