@@ -150,3 +150,17 @@ def test_slots_and_clock_advance_with_wall_time() -> None:
 
     assert slot >= first_slot + 150
     assert unix_time > first_time
+
+
+def test_old_statuses_need_search_transaction_history(rpc: RpcClient) -> None:
+    payer = rpc.funded()
+    signature = rpc.send_b64(transfer_tx(payer, Keypair().pubkey(), 1_000_000, rpc.blockhash()))["result"]
+    rpc.wait_confirmed(signature)
+
+    rpc.call("localnet_advanceSlots", 301)  # past the ~300-slot status cache
+    recent_only = rpc.call("getSignatureStatuses", [signature])["value"]
+    searched = rpc.call("getSignatureStatuses", [signature], {"searchTransactionHistory": True})["value"]
+
+    assert recent_only == [None]
+    assert searched[0]["confirmationStatus"] == "finalized"
+    assert searched[0]["confirmations"] is None
