@@ -23,6 +23,7 @@ from ephemeral_vault.chain.errors import (
     RpcRequestRejected,
     SignatureVerificationFailed,
     SignedTransactionMismatch,
+    SignerKeypairsMismatch,
     TransactionFailed,
     is_retryable,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "SignatureVerificationFailed",
     "SignedTransactionMismatch",
     "SignedTx",
+    "SignerKeypairsMismatch",
     "TradeExecuted",
     "TransactionFailed",
     "TxResult",

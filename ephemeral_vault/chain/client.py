@@ -51,6 +51,7 @@ from ephemeral_vault.chain.errors import (
     RetryableRpcError,
     RpcRequestRejected,
     SignatureVerificationFailed,
+    SignerKeypairsMismatch,
 )
 from ephemeral_vault.chain.events import decode_events
 from ephemeral_vault.chain.program import ProgramInterface, default_program
@@ -99,21 +100,24 @@ def sign_transaction(
     instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair], blockhash: BlockhashInfo
 ) -> SignedTx:
     """Compile and sign a legacy transaction; `payer` pays the fee and signs first (its signature is the id)."""
-    keypairs = _unique_signers([payer, *signers])
     message = Message.new_with_blockhash(list(instructions), payer.pubkey(), blockhash.blockhash)
+    keypairs = _keypairs_for(message, [payer, *signers])
     return SignedTx.from_transaction(
         Transaction(keypairs, message, blockhash.blockhash), blockhash.last_valid_block_height
     )
 
 
-def _unique_signers(keypairs: Sequence[Keypair]) -> list[Keypair]:
-    seen: set[Pubkey] = set()
-    unique = []
-    for kp in keypairs:
-        if kp.pubkey() not in seen:
-            seen.add(kp.pubkey())
-            unique.append(kp)
-    return unique
+def _keypairs_for(message: Message, keypairs: Sequence[Keypair]) -> list[Keypair]:
+    """The keypairs in the message's signer order; exactly the required signers, or a precise error."""
+    by_key = {kp.pubkey(): kp for kp in keypairs}
+    required = list(message.account_keys[: message.header.num_required_signatures])
+    missing = [str(k) for k in required if k not in by_key]
+    extra = [str(k) for k in by_key if k not in required]
+    if missing or extra:
+        raise SignerKeypairsMismatch(
+            f"keypairs do not match the required signers: missing {missing or 'none'}, not needed {extra or 'none'}"
+        )
+    return [by_key[k] for k in required]
 
 
 class ChainClient:
@@ -453,15 +457,9 @@ class ChainClient:
             raise NotYetExpired(f"{old.signature} may still land: the chain still accepts its blockhash")
         if await self.signature_status(old.signature) is not None:
             raise NotYetExpired(f"{old.signature} landed while its expiry was being checked")
-        payer = message.account_keys[0]
-        by_key = {kp.pubkey(): kp for kp in signers}
-        needed = message.account_keys[: message.header.num_required_signatures]
-        missing = [str(k) for k in needed if k not in by_key]
-        if missing:
-            raise SignatureVerificationFailed(f"cannot re-sign: no keypair for signer(s) {', '.join(missing)}")
+        keypairs = _keypairs_for(message, signers)
         blockhash = await self.latest_blockhash()
-        fresh = Transaction([by_key[k] for k in needed], message, blockhash.blockhash)
-        assert fresh.message.account_keys[0] == payer
+        fresh = Transaction(keypairs, message, blockhash.blockhash)
         return SignedTx.from_transaction(fresh, blockhash.last_valid_block_height)
 
     async def submit(
@@ -480,7 +478,7 @@ class ChainClient:
         `on_signed` is awaited with every SignedTx BEFORE it is sent, so an activity can persist it; on a retry the
         activity passes the last persisted one as `previous`, and a transaction that already landed is recognised.
         """
-        keypairs = _unique_signers([payer, *signers])
+        keypairs = [payer, *signers]
         signed = previous
         if signed is None:
             signed = await self.sign(instructions, payer, signers)

@@ -124,6 +124,10 @@ class AccountTypeMismatch(AccountError):
     """Owned by the program, but the discriminator or size is not the expected account type."""
 
 
+class SignerKeypairsMismatch(ChainError, ValueError):
+    """The keypairs handed to a signing call are not exactly the transaction's required signers (a caller bug)."""
+
+
 class SignedTransactionMismatch(ChainError):
     """A transaction returned by a wallet is not exactly the one offered for signing, or is not properly signed."""
 

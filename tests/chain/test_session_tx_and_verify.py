@@ -13,7 +13,10 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.transaction import Transaction
 
+from ephemeral_vault.chain import instructions as ixs
 from ephemeral_vault.chain.accounts import RawAccount
+from ephemeral_vault.chain.client import sign_transaction
+from ephemeral_vault.chain.errors import SignerKeypairsMismatch
 from ephemeral_vault.chain.pdas import SessionAddresses
 from ephemeral_vault.chain.program import default_program
 from ephemeral_vault.chain.send import BlockhashInfo
@@ -160,3 +163,14 @@ def test_a_foreign_account_at_the_vault_address_is_a_mismatch_not_missing(addrs:
     foreign = RawAccount(addrs.vault, Keypair().pubkey(), 1, _vault_raw(addrs).data)
     (problem,) = compare_session(_expected(addrs), foreign, _delegation_raw(addrs), PROGRAM)
     assert problem.field == "account" and not problem.is_missing and "owned by" in problem.actual
+
+
+def test_signing_with_the_wrong_keypairs_names_what_is_missing_and_what_is_extra() -> None:
+    delegate, stranger = Keypair(), Keypair()
+    trade = ixs.execute_trade(delegate.pubkey(), Keypair().pubkey(), 1, bytes(16), PROGRAM)
+    blockhash = BlockhashInfo(Hash.new_unique(), 10)
+    with pytest.raises(SignerKeypairsMismatch, match=f"not needed \\['{stranger.pubkey()}'\\]"):
+        sign_transaction([trade], delegate, [stranger], blockhash)
+    payer = Keypair()
+    with pytest.raises(SignerKeypairsMismatch, match=f"missing \\['{delegate.pubkey()}'\\]"):
+        sign_transaction([trade], payer, [], blockhash)
