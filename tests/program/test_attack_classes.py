@@ -901,7 +901,7 @@ def test_fake_sysvar_cannot_undo_expiry(h: VaultHarness, instruction: str, claim
     h.expect_error(ix, [w.signer(instruction)], "SessionExpired")
 
 
-@pytest.mark.parametrize("stage", [OPEN, FUNDED])
+@pytest.mark.parametrize("stage", [OPEN, FUNDED], ids=["cleanup_vault-never-approved", "cleanup_vault-funded"])
 def test_fake_sysvar_cannot_bring_cleanup_forward(h: VaultHarness, stage: str) -> None:
     w = stage_world(h, "revoke_access", stage)  # live, unexpired
     ix = with_extra_accounts(w.ix("cleanup_vault"), read_only(fake_clock(h.svm, FAR_FUTURE)))
