@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+_ROW_COLUMNS = frozenset({"signature", "slot", "block_time", "wire"})  # stored in their own columns
 
 
 @dataclass
@@ -27,9 +29,8 @@ class TransactionRecord:
     compute_unit_price: int = 0  # micro-lamports, from ComputeBudget SetComputeUnitPrice
 
     def meta_json(self) -> str:
-        meta = asdict(self)
-        for key in ("signature", "slot", "block_time", "wire"):
-            del meta[key]
+        # Shallow on purpose: dataclasses.asdict deep-copies every list and was a fifth of the send path's time.
+        meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ROW_COLUMNS}
         return json.dumps(meta)
 
     @classmethod
