@@ -185,7 +185,7 @@ class Harness:
             return
         history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+        (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), separators=(",", ":")) + "\n")
 
 
 @pytest.fixture

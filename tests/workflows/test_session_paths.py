@@ -48,6 +48,7 @@ async def test_approve_verifies_the_vault_on_chain_and_activates_the_session(har
     assert row.status == "ACTIVE" and int(row.session_expiry.timestamp()) == vault.session_expiry
     status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
     assert status.status is SessionState.ACTIVE and status.ephemeral_pubkey == created.ephemeral_pubkey
+    await harness.export_history(handle, "approve")
     await handle.terminate("test over")
 
 
@@ -87,6 +88,7 @@ async def test_deposit_is_sized_signed_by_the_parent_submitted_and_recorded(harn
     assert [(d.signature, d.status, d.lamports) for d in deposits] == [
         (result.signature, "confirmed", quote.amount_lamports)
     ]
+    await harness.export_history(handle, "deposit")
     await handle.terminate("test over")
 
 
@@ -126,6 +128,7 @@ async def test_trades_execute_on_chain_and_a_duplicate_trade_id_returns_the_firs
     )
     status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
     assert (status.trade_count, status.total_spent) == (2, 12_000)
+    await harness.export_history(handle, "trades_and_duplicates")
     await handle.terminate("test over")
 
 
@@ -155,6 +158,7 @@ async def test_invalid_updates_are_rejected_by_validators_before_anything_happen
     accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
     assert len(accepted) == 2
     assert (await harness.chain.fetch_vault(Pubkey.from_string(handle_vault(history)))).trade_count == 0
+    await harness.export_history(handle, "validator_rejections")
     await handle.terminate("test over")
 
 
@@ -225,6 +229,7 @@ async def test_trade_after_expiry_is_refused_before_anything_is_signed(harness: 
     assert await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade") == []
     await warp_chain(harness.localnet_url, 130)
     assert (await harness.finish(handle)).status is SessionState.CLEANED
+    await harness.export_history(handle, "trade_after_expiry")
 
 
 async def test_long_sessions_continue_as_new_keeping_state_and_trade_ids(harness: Harness, parent) -> None:
@@ -248,6 +253,7 @@ async def test_long_sessions_continue_as_new_keeping_state_and_trade_ids(harness
     assert (status.status, status.trade_count, status.total_spent) == (SessionState.ACTIVE, 3, 15_000)
     vault = await harness.chain.fetch_vault(Pubkey.from_string(created.vault_pda))
     assert vault.trade_count == 3
+    await harness.export_history(harness.client.get_workflow_handle(handle.id, run_id=first_run), "continue_as_new")
     await handle.terminate("test over")
 
 
