@@ -436,12 +436,14 @@ class ChainClient:
         except RetryableRpcError:
             pass  # the next poll decides; a resend is only a nudge
 
-    async def rebuild_expired(self, old: SignedTx, signers: Sequence[Keypair]) -> SignedTx:
-        """The same instructions on a fresh blockhash, re-signed — only once `old` can provably never land.
+    async def prove_expired(self, old: SignedTx) -> None:
+        """Return only if `old` can provably never land; else raise `NotYetExpired`.
 
-        Proof uses the *finalized* block height: past `old.last_valid_block_height` on the finalized chain, no fork
-        can still include it. Raises `NotYetExpired` if that is not yet true or if `old` has a status (then call
-        `send_and_confirm(old)`, which returns its result or its error).
+        Three independent facts must hold: the chain has no status for its signature, the *finalized* block height
+        is past `old.last_valid_block_height` (no fork can still include it), and the finalized bank no longer
+        accepts its blockhash (which does not trust the caller's `last_valid_block_height`). The status is checked
+        again last to close the race with a landing in between. For signers outside this process (custody), call
+        this, then sign a new message on a fresh blockhash.
         """
         if await self.signature_status(old.signature) is not None:
             raise NotYetExpired(f"{old.signature} is known to the chain; confirm it instead of rebuilding")
@@ -450,13 +452,19 @@ class ChainClient:
             raise NotYetExpired(
                 f"{old.signature} may still land: finalized height {height} <= last valid {old.last_valid_block_height}"
             )
-        message = old.transaction().message
-        # A second, independent proof that does not trust the caller's last_valid_block_height: the finalized bank
-        # no longer accepts the blockhash, so no later bank can.
-        if await self.blockhash_is_valid(str(message.recent_blockhash), Finalized):
+        if await self.blockhash_is_valid(str(old.transaction().message.recent_blockhash), Finalized):
             raise NotYetExpired(f"{old.signature} may still land: the chain still accepts its blockhash")
         if await self.signature_status(old.signature) is not None:
             raise NotYetExpired(f"{old.signature} landed while its expiry was being checked")
+
+    async def rebuild_expired(self, old: SignedTx, signers: Sequence[Keypair]) -> SignedTx:
+        """The same message on a fresh blockhash, re-signed with `signers` — only after `prove_expired(old)`.
+
+        Raises `NotYetExpired` while `old` may still land or once it has a status (then call
+        `send_and_confirm(old)`, which returns its result or its error).
+        """
+        await self.prove_expired(old)
+        message = old.transaction().message
         keypairs = _keypairs_for(message, signers)
         blockhash = await self.latest_blockhash()
         fresh = Transaction(keypairs, message, blockhash.blockhash)

@@ -70,6 +70,7 @@ async def test_an_expired_blockhash_is_reported_then_rebuilt_once_and_lands_once
     with pytest.raises(BlockhashExpired) as expired:
         await chain.send_and_confirm(stale)
     assert expired.value.block_height > stale.last_valid_block_height
+    await chain.prove_expired(stale)  # the proof a custody-side signer would rely on before signing anew
 
     persisted: list[SignedTx] = []
 
