@@ -7,6 +7,7 @@ The client connects lazily (and reconnects after a failed attempt), so the API s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from datetime import timedelta
@@ -157,6 +158,9 @@ class TemporalGateway:
             raise ApiError(409, "session_closed", "a session with this idempotency key already ended",
                            field="idempotency_key") from None
         except Exception as err:
+            # The start half carries the same failure; read it so asyncio does not report it as never retrieved.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(start.workflow_handle(), 1)
             raise self._translate(err) from None
 
     async def update(self, session_id: str, update: str, arg: Any, result_type: type[T]) -> T:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from websockets.asyncio.client import connect
 
@@ -200,3 +201,13 @@ async def test_status_falls_back_to_the_recorded_row_when_the_workflow_is_gone(s
     assert (status["status"], status["source"]) == ("ACTIVE", "database")
     assert update.status_code == 409
     assert update.json()["error"]["details"]["current_status"] == "ACTIVE"
+
+
+async def test_workflow_that_never_answers_is_504_not_a_hang(api_factory: Any, temporal_dev_server: Any) -> None:
+    parent = Keypair()
+    api = await api_factory(temporal_address=temporal_dev_server.address, api_workflow_timeout_seconds=1,
+                            temporal_task_queue=f"no-worker-{uuid.uuid4()}")  # nobody polls this queue
+    async with api.client(parent) as http:
+        response = await http.post("/session/create", json=CREATE)
+    assert response.status_code == 504, response.text
+    assert response.json()["error"]["code"] == "workflow_timeout"

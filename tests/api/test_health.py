@@ -44,3 +44,11 @@ async def test_unknown_route_and_wrong_method_use_the_error_shape(api: ApiInstan
     assert missing.json()["error"]["code"] == "not_found"
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_metrics_label_parametrised_routes_by_template(api: ApiInstance) -> None:
+    async with api.client() as http:
+        await http.get("/session/status/3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c")
+        text = (await http.get("/metrics")).text
+    assert 'route="/session/status/{session_id}",status="401"' in text
+    assert "3f1c2a9e" not in text

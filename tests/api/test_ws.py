@@ -158,3 +158,19 @@ async def test_listener_reconnect_sends_gap_and_events_keep_flowing(api: ApiInst
     finally:
         await ws.close()
     assert event["session_id"] == str(session_id)
+
+
+async def test_filtering_on_another_parents_session_yields_none_of_its_events(
+    api: ApiInstance, db_pool: asyncpg.Pool, parent: Keypair, other_parent: Keypair
+) -> None:
+    theirs = await insert_session_row(db_pool, str(other_parent.pubkey()))
+    ws_filtered = await _subscribe(api, parent, f"/ws/session?session_id={theirs}")
+    ws_all = await _subscribe(api, parent)
+    try:
+        await transition_status(db_pool, theirs, "ACTIVE")  # the other parent's event: must reach neither socket
+        mine = await insert_session_row(db_pool, str(parent.pubkey()))
+        (first_seen,) = await _events(ws_all, 1)  # commit order: had theirs been delivered, it would come first
+    finally:
+        await ws_filtered.close()
+        await ws_all.close()
+    assert first_seen["session_id"] == str(mine)
