@@ -79,8 +79,13 @@ async def funded(chain: ChainClient, lamports: int = 10 * SOL) -> Keypair:
 
 
 @pytest.fixture
-def kek() -> EnvKek:
-    return EnvKek({"k1": os.urandom(32)}, "k1")
+def kek_bytes() -> bytes:
+    return os.urandom(32)
+
+
+@pytest.fixture
+def kek(kek_bytes: bytes) -> EnvKek:
+    return EnvKek({"k1": kek_bytes}, "k1")
 
 
 @pytest.fixture
