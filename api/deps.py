@@ -96,6 +96,13 @@ async def service_caller(
         raise
 
 
+def require_json(request: Request) -> None:
+    """POST bodies are JSON: anything else is 415 rather than a confusing validation error."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json", field="Content-Type")
+
+
 ParentDep = Annotated[Parent, Depends(authenticated_parent)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path, Query
 
 from api import store
-from api.deps import ParentDep, PoolDep, TemporalDep, service_caller
+from api.deps import ParentDep, PoolDep, TemporalDep, require_json, service_caller
 from api.errors import ApiError, session_not_found
 from api.models import (
     ApproveBody,
@@ -51,6 +51,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "the session's state does not allow this; `details.current_status` says which state it is in",
         410: "the session has expired or was revoked",
         413: "request body too large",
+        415: "the body is not application/json",
         422: "invalid input (`field` names it) or a rejection by the workflow/program (`details.program_error`)",
         429: "rate limit of this wallet exceeded; see Retry-After",
         502: "the chain rejected the transaction for a non-program reason",
@@ -61,6 +62,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _COMMON = (400, 401, 413, 422, 429, 503, 504)
+_POST = (*_COMMON, 415)
+_JSON = [Depends(require_json)]
 
 
 async def _owned_row(pool: Any, session_id: uuid.UUID, wallet: str) -> Session:
@@ -89,7 +92,8 @@ async def _update(temporal: TemporalGateway, pool: Any, session_id: uuid.UUID, n
 
 
 @router.post(
-    "/session/create", status_code=201, response_model=CreateSessionResponse, responses=_errors(*_COMMON, 409),
+    "/session/create", status_code=201, response_model=CreateSessionResponse, responses=_errors(*_POST, 409),
+    dependencies=_JSON,
     summary="Open a session for the signing parent wallet",
     description="Starts the session workflow (update-with-start) and returns once the ephemeral key is provisioned: "
                 "the addresses and the unsigned session-opening transaction the parent signs once.",
@@ -110,7 +114,8 @@ async def create_session(body: CreateSessionBody, parent: ParentDep, temporal: T
 
 
 @router.post(
-    "/session/approve", response_model=ApproveResponse, responses=_errors(*_COMMON, 404, 409, 410, 502),
+    "/session/approve", response_model=ApproveResponse, responses=_errors(*_POST, 404, 409, 410, 502),
+    dependencies=_JSON,
     summary="Activate a session once its vault and delegation exist on chain",
     description="Optionally submits the parent-signed opening transaction, then verifies the vault and delegation "
                 "accounts field by field; the session becomes ACTIVE.",
@@ -125,7 +130,8 @@ async def approve_session(body: ApproveBody, parent: ParentDep, pool: PoolDep,
 
 
 @router.post(
-    "/session/deposit", response_model=DepositQuoteResponse, responses=_errors(*_COMMON, 404, 409, 410),
+    "/session/deposit", response_model=DepositQuoteResponse, responses=_errors(*_POST, 404, 409, 410),
+    dependencies=_JSON,
     summary="Quote a deposit (sized for expected trades, or an explicit amount)",
     description="Returns the unsigned auto_deposit_for_trade transaction; sign it and POST /session/deposit/submit.",
 )
@@ -140,7 +146,8 @@ async def quote_deposit(body: DepositBody, parent: ParentDep, pool: PoolDep,
 
 
 @router.post(
-    "/session/deposit/submit", response_model=DepositResponse, responses=_errors(*_COMMON, 404, 409, 410, 502),
+    "/session/deposit/submit", response_model=DepositResponse, responses=_errors(*_POST, 404, 409, 410, 502),
+    dependencies=_JSON,
     summary="Submit the parent-signed deposit transaction",
 )
 async def submit_deposit(body: SubmitDepositBody, parent: ParentDep, pool: PoolDep,
@@ -152,8 +159,8 @@ async def submit_deposit(body: SubmitDepositBody, parent: ParentDep, pool: PoolD
 
 
 @router.post(
-    "/session/trade", response_model=TradeResponse, responses=_errors(*_COMMON, 403, 404, 409, 410, 502),
-    dependencies=[Depends(service_caller)],
+    "/session/trade", response_model=TradeResponse, responses=_errors(*_POST, 403, 404, 409, 410, 502),
+    dependencies=[*_JSON, Depends(service_caller)],
     summary="Execute one trade with the session key (DEX integration, service token)",
     description="Idempotent on `trade_id`: the same id returns the first result and never trades twice.",
 )
@@ -168,7 +175,8 @@ async def trade(body: TradeBody, pool: PoolDep, temporal: TemporalDep) -> TradeR
 
 
 @router.post(
-    "/session/revoke", response_model=RevokeResponse, responses=_errors(*_COMMON, 404, 409, 410, 502),
+    "/session/revoke", response_model=RevokeResponse, responses=_errors(*_POST, 404, 409, 410, 502),
+    dependencies=_JSON,
     summary="Revoke a session: the key is shredded at once, then the vault is refunded on chain",
 )
 async def revoke_session(body: RevokeBody, parent: ParentDep, pool: PoolDep, temporal: TemporalDep) -> RevokeResponse:

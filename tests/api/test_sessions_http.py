@@ -199,3 +199,11 @@ async def test_chunked_oversized_body_is_413(api: ApiInstance, parent: Keypair) 
         response = await http.post("/session/create", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert _error(response)["code"] == "payload_too_large"
+
+
+async def test_non_json_body_is_415(api: ApiInstance, parent: Keypair) -> None:
+    async with api.client(parent) as http:
+        response = await http.post("/session/create", content=json.dumps(CREATE_OK).encode(),
+                                   headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert _error(response)["code"] == "unsupported_media_type"
