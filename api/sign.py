@@ -2,7 +2,7 @@
 
     python -m api.sign --keypair parent.json POST /session/create '{"session_duration_seconds":3600,...}'
 
-prints `-H 'X-EV-Wallet: …'` lines (or `--format env`). The body must be sent byte for byte as given (`--data-raw`).
+prints `-H X-EV-Wallet:…` words (or `--format env`). The body must be sent byte for byte as given (`--data-raw`).
 The keypair file is the Solana CLI format (a JSON array of 64 bytes); it is read, never printed.
 """
 
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in headers.items():
             print(f"{name.replace('-', '_').upper()}={shlex.quote(value)}")
     else:
-        print(" ".join(f"-H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()))
+        # `Name:value` with no space: every value is base58/digits/[A-Za-z0-9_-], so the words need no quoting and
+        # work both as `$(python -m api.sign …)` and inside `eval`.
+        print(" ".join(f"-H {shlex.quote(f'{name}:{value}')}" for name, value in headers.items()))
     return 0
 
 

@@ -112,6 +112,16 @@ def test_readme_curl_example_gets_past_authentication(served_api: str, keypair_f
     assert json.loads(result.stdout)["error"]["code"] == "temporal_unavailable", result.stdout
 
 
+def test_curl_status_example_without_eval_gets_past_authentication(
+    served_api: str, keypair_file: tuple[Keypair, Path]
+) -> None:
+    _, path = keypair_file
+    target = "/session/status/3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c"
+    script = f"curl -sS {served_api}{target} $({sys.executable} -m api.sign --keypair {path} GET {target} '')"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert json.loads(result.stdout)["error"]["code"] == "session_not_found", result.stdout
+
+
 def test_sign_refuses_a_file_that_is_not_a_keypair(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2, 3]")
