@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program bench-localnet migrate clean
+.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program bench-localnet bench-orchestration bench-api migrate clean
 
 help:
 	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
@@ -47,6 +47,16 @@ bench-program: venv toolchain
 # Confirmed sendTransaction+confirmation throughput of the local chain (tx/s) with 1 and 8 concurrent clients.
 bench-localnet: venv
 	$(PY) -m localnet.bench
+
+# Session lifecycles/s beside the raw Temporal ceiling, and POST /session/create latency beside a bare FastAPI +
+# Temporal start, on a stack of their own (free ports). BENCH_SCALE=small for a quick run; docs/benchmarks.md.
+bench-orchestration: venv toolchain
+	$(PY) -m bench orchestration $(BENCH_ARGS)
+
+bench-api: venv toolchain
+	$(PY) -m bench api $(BENCH_ARGS)
+
+bench: bench-program bench-localnet bench-orchestration bench-api
 
 # The IDL (both formats) and src/discriminators.h, generated from programs/ephemeral_vault/idl.py.
 idl: venv

@@ -1,0 +1,114 @@
+"""`python -m bench {orchestration,api,chain,all}`: benchmark figures, each beside a baseline measured in the same
+run. Nothing here asserts a timing; it prints tables (and `--json FILE` writes the figures).
+
+Scale: concurrent sessions for `orchestration` default to 10,100,1000 (`--sessions`), or 10,50 with
+BENCH_SCALE=small; `api` runs 1, 10 and 50 clients (fewer requests each with BENCH_SCALE=small).
+`--profile-worker FILE` runs the real worker under cProfile and prints its top functions (main thread: activities,
+the event loop and the SDK's Python side; workflow code runs on executor threads and is not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from bench import api_bench, orchestration
+from bench.stack import bench_stack
+from ephemeral_vault.settings import REPO_ROOT
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def small() -> bool:
+    return os.environ.get("BENCH_SCALE", "").lower() == "small"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("area", choices=["orchestration", "api", "chain", "all"])
+    parser.add_argument("--sessions", default=None, help="concurrent sessions per level (default 10,100,1000; "
+                                                         "BENCH_SCALE=small: 10,50)")
+    parser.add_argument("--trades", type=int, default=3, help="trades per lifecycle (default 3)")
+    parser.add_argument("--clients", default="1,10,50", help="API client counts (default 1,10,50)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="API requests per level (default 200, BENCH_SCALE=small: 50); at least 1 per client")
+    parser.add_argument("--profile-worker", type=Path, default=None, help="cProfile the real worker into FILE")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    return parser.parse_args(argv)
+
+
+async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    sessions = [int(x) for x in (args.sessions or ("10,50" if small() else "10,100,1000")).split(",")]
+    clients = [int(x) for x in args.clients.split(",")]
+    total = args.requests or (50 if small() else 200)
+    log("Starting the embedded stack on free ports (PostgreSQL, Temporal dev server, local chain, worker, API, "
+        "baselines) …")
+    async with bench_stack(profile_worker=args.profile_worker) as stack:
+        client = await Client.connect(stack.temporal_address)
+        if args.area in ("orchestration", "all"):
+            log("\n== Orchestration ==")
+            levels = []
+            for concurrency in sessions:
+                levels.append(await orchestration.run_level(stack, client, concurrency, args.trades, None, log))
+            figures["orchestration"] = [lv.as_dict() for lv in levels]
+            print("\n" + orchestration.render(levels), flush=True)
+            for lv in levels:
+                for error in lv.errors[:3]:
+                    log(f"  error at {lv.concurrency}: {error}")
+        if args.area in ("api", "all"):
+            log("\n== API ==")
+            api_levels = [(c, max(1, total // c)) for c in clients]
+            results = await api_bench.run(stack, api_levels, log)
+            figures["api"] = [r.as_dict() for r in results]
+            print("\n" + api_bench.render(results), flush=True)
+        log("\nStopping the stack …")
+    if args.profile_worker is not None and args.profile_worker.exists():
+        print(f"\nWorker profile (cProfile, main thread; {args.profile_worker}), top 25 by own time:", flush=True)
+        pstats.Stats(str(args.profile_worker), stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    return figures
+
+
+def run_chain() -> dict[str, Any]:
+    """Fold in `make bench-program` (CU per instruction) and `make bench-localnet` (node tx/s)."""
+    figures: dict[str, Any] = {}
+    for name, module in (("program", "tests.program.bench_program"), ("localnet", "localnet.bench")):
+        log(f"\n== Chain: python -m {module} ==")
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", module], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=False)
+        print(proc.stdout, end="", flush=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-2000:], file=sys.stderr)
+        figures[name] = {"returncode": proc.returncode, "output": proc.stdout,
+                         "seconds": time.perf_counter() - started}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    figures: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count()}
+    if args.area in ("chain", "all"):
+        figures["chain"] = run_chain()
+    if args.area in ("orchestration", "api", "all"):
+        figures.update(asyncio.run(run_stack_benches(args)))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
+        log(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

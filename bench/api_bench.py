@@ -1,0 +1,117 @@
+"""`POST /session/create` latency and throughput at 1, 10 and 50 concurrent clients, beside the bare path measured in
+the same run: a minimal FastAPI app (`bench.trivial`) that only starts a trivial workflow (`/start`), and the same
+app doing an update-with-start that waits for the workflow's answer (`/start-update`, the shape of our create).
+
+Each client is one parent wallet sending signed requests back to back (the real API verifies the ed25519 signature,
+records the nonce and the rate-limit cell in PostgreSQL, then runs update-with-start, which returns once the session
+key is provisioned and the opening transaction built). Paths are measured level by level, interleaved, after a
+warm-up; latency is client-side (request sent → response read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from solders.keypair import Keypair
+
+from api.client_auth import signed_headers
+from bench.report import percentile, table
+from bench.stack import BenchStack
+
+SOL = 1_000_000_000
+CREATE_BODY = json.dumps({"session_duration_seconds": 3600, "max_deposit_lamports": SOL,
+                          "initial_deposit_lamports": 0}).encode()
+PATHS = ("bare start", "bare update-with-start", "POST /session/create")
+
+
+@dataclass
+class PathResult:
+    path: str
+    clients: int
+    latencies_s: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    rss_mib: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies_s) / self.wall_s if self.wall_s else 0.0
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies_s, q)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "clients": self.clients, "requests": len(self.latencies_s),
+                "p50_ms": 1000 * self.p(50), "p95_ms": 1000 * self.p(95), "p99_ms": 1000 * self.p(99),
+                "throughput_per_s": self.throughput, "errors": self.errors, "rss_mib": self.rss_mib}
+
+
+async def _client_loop(http: httpx.AsyncClient, path: str, requests: int, result: PathResult) -> None:
+    wallet = Keypair()
+    for _ in range(requests):
+        if path == "POST /session/create":
+            url, body = "/session/create", CREATE_BODY
+            headers = {**signed_headers(wallet, "POST", url, body), "Content-Type": "application/json"}
+        else:
+            url, body, headers = ("/start" if path == "bare start" else "/start-update"), b"", {}
+        started = time.perf_counter()
+        try:
+            response = await http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            key = type(exc).__name__
+            result.errors[key] = result.errors.get(key, 0) + 1
+            continue
+        elapsed = time.perf_counter() - started
+        if response.status_code == 201:
+            result.latencies_s.append(elapsed)
+        else:
+            key = str(response.status_code)
+            result.errors[key] = result.errors.get(key, 0) + 1
+
+
+async def measure(stack: BenchStack, path: str, clients: int, per_client: int) -> PathResult:
+    base = stack.bare_url if path.startswith("bare") else stack.api_url
+    result = PathResult(path=path, clients=clients)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(_client_loop(http, path, per_client, result) for _ in range(clients)))
+        result.wall_s = time.perf_counter() - started
+    result.rss_mib = stack.rss_mib("bare api" if path.startswith("bare") else "api")
+    return result
+
+
+async def run(stack: BenchStack, levels: list[tuple[int, int]], log: Any) -> list[PathResult]:
+    """levels: (clients, requests per client)."""
+    for path in PATHS:  # warm-up: connections, imports, the first workflow task of each type
+        await measure(stack, path, 2, 5)
+    results: list[PathResult] = []
+    for clients, per_client in levels:
+        for path in PATHS:
+            log(f"  {path}: {clients} clients x {per_client} requests …")
+            results.append(await measure(stack, path, clients, per_client))
+    return results
+
+
+def render(results: list[PathResult]) -> str:
+    rows = []
+    by_level: dict[int, dict[str, PathResult]] = {}
+    for r in results:
+        by_level.setdefault(r.clients, {})[r.path] = r
+    for clients, paths in by_level.items():
+        bare, bare_u, ours = paths["bare start"], paths["bare update-with-start"], paths["POST /session/create"]
+        for r in (bare, bare_u, ours):
+            errors = ", ".join(f"{k}x{v}" for k, v in r.errors.items()) or "0"
+            ratio = r.p(99) / bare.p(99) if bare.latencies_s else float("nan")
+            rows.append([clients, r.path, len(r.latencies_s), 1000 * r.p(50), 1000 * r.p(95), 1000 * r.p(99),
+                         r.throughput, ratio, errors, r.rss_mib])
+        ratio = ours.p(99) / bare.p(99) if bare.latencies_s and ours.latencies_s else float("nan")
+        rows.append(["", "→ create p99 / bare p99", "", "", "", "", "", ratio,
+                     "target ≤2: " + ("met" if ratio <= 2 else "NOT met"), ""])
+    return table(["clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "p99 / bare p99", "errors",
+                  "server RSS MiB"], rows, title="API: POST /session/create vs the bare FastAPI + Temporal start")

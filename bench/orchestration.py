@@ -1,0 +1,300 @@
+"""Full session lifecycles per second beside the raw Temporal ceiling, measured in the same run on the same server.
+
+A lifecycle, driven the way the API drives it (Temporal client calls; the API's own cost is `bench api`):
+create (update-with-start) → approve with the parent-signed opening transaction → quote + submit a deposit →
+N trades → revoke (offered, then parent-signed) → the workflow settles, cleans the vault up on chain (CLEANED).
+`concurrency` lifecycles run at once; lifecycles/s = completed / wall time.
+
+The ceiling: the same number of `TrivialWorkflow`s at once, each running as many no-op activities one after
+another as a real lifecycle schedules (counted from a real history), on the same dev server, with a worker in a
+process of its own with the same activity slots.
+
+Where the time goes: CPU seconds per process (PostgreSQL counts its backends) per lifecycle, and per activity type
+the time queued (scheduled → started) and running (started → completed) from the histories of a sample of sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from solders.keypair import Keypair
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from bench.report import percentile, table
+from bench.stack import TASK_QUEUE, BenchStack
+from bench.trivial import TRIVIAL_TASK_QUEUE, TrivialInput, TrivialWorkflow
+from demo.flow import wallet_sign
+from ephemeral_vault.chain.client import ChainClient
+from workflows.client import session_start_operation
+from workflows.messages import (
+    APPROVE_UPDATE,
+    CREATE_UPDATE,
+    QUOTE_DEPOSIT_UPDATE,
+    REVOKE_UPDATE,
+    SUBMIT_DEPOSIT_UPDATE,
+    TRADE_UPDATE,
+    ApproveRequest,
+    ApproveResult,
+    CreateSessionRequest,
+    CreateSessionResult,
+    DepositQuote,
+    DepositRequest,
+    DepositResult,
+    RevokeRequest,
+    RevokeResult,
+    SessionOutcome,
+    SessionState,
+    SubmitDepositRequest,
+    TradeRequest,
+    TradeResult,
+    workflow_id_for,
+)
+
+SOL = 1_000_000_000
+HISTORY_SAMPLE = 20
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    trades: int
+    wall_s: float
+    completed: int
+    failed: int
+    ceiling_wall_s: float
+    ceiling_completed: int
+    activities_per_lifecycle: int
+    lifecycle_s: list[float] = field(default_factory=list)
+    step_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, during the real lifecycles
+    ceiling_cpu_s: dict[str, float] = field(default_factory=dict)
+    rss_mib: dict[str, float] = field(default_factory=dict)
+    profile: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # kind → (count, queued s, run s)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def ceiling_rate(self) -> float:
+        return self.ceiling_completed / self.ceiling_wall_s if self.ceiling_wall_s else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "concurrency": self.concurrency, "trades": self.trades, "lifecycles_per_s": self.rate,
+            "ceiling_per_s": self.ceiling_rate, "ratio": self.rate / self.ceiling_rate if self.ceiling_rate else None,
+            "completed": self.completed, "failed": self.failed, "wall_s": self.wall_s,
+            "ceiling_wall_s": self.ceiling_wall_s, "activities_per_lifecycle": self.activities_per_lifecycle,
+            "lifecycle_p50_s": percentile(self.lifecycle_s, 50), "lifecycle_p95_s": percentile(self.lifecycle_s, 95),
+            "steps_p50_s": {k: percentile(v, 50) for k, v in self.step_s.items()},
+            "cpu_s": self.cpu_s, "ceiling_cpu_s": self.ceiling_cpu_s, "rss_mib": self.rss_mib,
+            "profile": {k: {"count": c, "queued_s": q, "run_s": r} for k, (c, q, r) in self.profile.items()},
+            "errors": self.errors[:5],
+        }
+
+
+async def fund_parents(rpc_url: str, count: int) -> list[Keypair]:
+    parents = [Keypair() for _ in range(count)]
+    gate = asyncio.Semaphore(32)
+    async with ChainClient(rpc_url, poll_interval_seconds=0.02, confirm_timeout_seconds=120) as chain:
+
+        async def fund(kp: Keypair) -> None:
+            async with gate:
+                await chain.request_airdrop(kp.pubkey(), 2 * SOL)
+
+        await asyncio.gather(*(fund(kp) for kp in parents))
+    return parents
+
+
+async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[str, list[float]],
+                    task_queue: str = TASK_QUEUE) -> SessionOutcome:
+    session_id = str(uuid.uuid4())
+    mark = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        steps[step].append(now - mark)
+        mark = now
+
+    req = CreateSessionRequest(session_id=session_id, parent_wallet=str(parent.pubkey()),
+                               session_duration_seconds=3600, max_deposit_lamports=SOL,
+                               initial_deposit_lamports=SOL // 10)
+    created = await client.execute_update_with_start_workflow(
+        CREATE_UPDATE, start_workflow_operation=session_start_operation(req, task_queue),
+        result_type=CreateSessionResult)
+    lap("create")
+    handle = client.get_workflow_handle(workflow_id_for(session_id), result_type=SessionOutcome)
+    await handle.execute_update(APPROVE_UPDATE, ApproveRequest(
+        vault_pda=created.vault_pda, signed_transaction=wallet_sign(created.unsigned_transaction, parent)),
+        result_type=ApproveResult)
+    lap("approve")
+    quote = await handle.execute_update(QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
+                                        result_type=DepositQuote)
+    await handle.execute_update(SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(
+        signed_transaction=wallet_sign(quote.unsigned_transaction, parent)), result_type=DepositResult)
+    lap("deposit")
+    for _ in range(trades):
+        await handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000),
+                                    result_type=TradeResult)
+        lap("trade")
+    offered = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(), result_type=RevokeResult)
+    assert offered.unsigned_transaction is not None
+    await handle.execute_update(REVOKE_UPDATE, RevokeRequest(
+        signed_transaction=wallet_sign(offered.unsigned_transaction, parent)), result_type=RevokeResult)
+    lap("revoke")
+    outcome = await handle.result()
+    lap("cleanup")
+    if outcome.status is not SessionState.CLEANED:
+        raise RuntimeError(f"session ended {outcome.status}")
+    return outcome
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+async def history_profile(client: Client, workflow_ids: list[str]) -> tuple[int, dict[str, tuple[int, float, float]]]:
+    """(activities per lifecycle, kind → (count, mean queued s, mean running s)); kinds are activity types plus
+    `workflow task`. Averaged over the histories of `workflow_ids`."""
+    queued: dict[str, list[float]] = defaultdict(list)
+    running: dict[str, list[float]] = defaultdict(list)
+    activity_counts = []
+    for workflow_id in workflow_ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        scheduled: dict[int, tuple[str, float]] = {}
+        started: dict[int, float] = {}
+        count = 0
+        for ev in history.events:
+            at = ev.event_time.seconds + ev.event_time.nanos / 1e9
+            if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled[ev.event_id] = (ev.activity_task_scheduled_event_attributes.activity_type.name, at)
+                count += 1
+            elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                sched_id = ev.activity_task_started_event_attributes.scheduled_event_id
+                name, sched_at = scheduled[sched_id]
+                queued[name].append(at - sched_at)
+                started[sched_id] = at
+            elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                sched_id = ev.activity_task_completed_event_attributes.scheduled_event_id
+                running[scheduled[sched_id][0]].append(at - started[sched_id])
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                scheduled[ev.event_id] = ("workflow task", at)
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                sched_id = ev.workflow_task_started_event_attributes.scheduled_event_id
+                if sched_id in scheduled:
+                    queued["workflow task"].append(at - scheduled[sched_id][1])
+                started[sched_id] = at
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                sched_id = ev.workflow_task_completed_event_attributes.scheduled_event_id
+                if sched_id in started:
+                    running["workflow task"].append(at - started[sched_id])
+        activity_counts.append(count)
+    n = max(len(workflow_ids), 1)
+    profile = {
+        kind: (round(len(running[kind]) / n), sum(queued[kind]) / max(len(queued[kind]), 1),
+               sum(running[kind]) / max(len(running[kind]), 1))
+        for kind in running
+    }
+    return (max(activity_counts) if activity_counts else 0), profile
+
+
+async def run_level(stack: BenchStack, client: Client, concurrency: int, trades: int,
+                    activities_hint: int | None, log: Any) -> LevelResult:
+    log(f"  {concurrency} lifecycles: funding {concurrency} parent wallets …")
+    parents = await fund_parents(stack.rpc_url, concurrency)
+    steps: dict[str, list[float]] = defaultdict(list)
+    lifecycle_s: list[float] = []
+    errors: list[str] = []
+    ids: list[str] = []
+
+    async def one(parent: Keypair) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await lifecycle(client, parent, trades, steps)
+            lifecycle_s.append(time.perf_counter() - started)
+            ids.append(workflow_id_for(outcome.session_id))
+        except Exception as exc:  # counted and reported, the run goes on
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    log(f"  {concurrency} lifecycles ({trades} trades each) at once …")
+    cpu0 = stack.cpu_seconds()
+    t0 = time.perf_counter()
+    await _with_progress(asyncio.gather(*(one(p) for p in parents)), lambda: len(lifecycle_s) + len(errors),
+                         concurrency, log)
+    wall = time.perf_counter() - t0
+    cpu = _delta(stack.cpu_seconds(), cpu0)
+    rss = {name: stack.rss_mib(name) for name in ("worker", "api", "temporal", "localnet", "postgres")}
+    activities, profile = await history_profile(client, ids[:HISTORY_SAMPLE])
+    k = activities or activities_hint or 0
+
+    log(f"  ceiling: {concurrency} trivial workflows x {k} no-op activities at once …")
+    done = 0
+
+    async def trivial() -> None:
+        nonlocal done
+        await client.execute_workflow(TrivialWorkflow.run, TrivialInput(activities=k), id=f"ceiling-{uuid.uuid4()}",
+                                      task_queue=TRIVIAL_TASK_QUEUE)
+        done += 1
+
+    cpu0 = stack.cpu_seconds()
+    t0 = time.perf_counter()
+    await _with_progress(asyncio.gather(*(trivial() for _ in range(concurrency))), lambda: done, concurrency, log)
+    ceiling_wall = time.perf_counter() - t0
+    ceiling_cpu = _delta(stack.cpu_seconds(), cpu0)
+    return LevelResult(
+        concurrency=concurrency, trades=trades, wall_s=wall, completed=len(lifecycle_s), failed=len(errors),
+        ceiling_wall_s=ceiling_wall, ceiling_completed=done, activities_per_lifecycle=k, lifecycle_s=lifecycle_s,
+        step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=profile, errors=errors,
+    )
+
+
+async def _with_progress(work: Any, finished: Any, total: int, log: Any) -> None:
+    task = asyncio.ensure_future(work)
+    started = time.perf_counter()
+    while not task.done():
+        await asyncio.wait({task}, timeout=10)
+        if not task.done():
+            log(f"    … {finished()}/{total} done after {time.perf_counter() - started:.0f}s")
+    task.result()
+
+
+def render(levels: list[LevelResult]) -> str:
+    out = [table(
+        ["concurrent sessions", "lifecycles/s", "ceiling wf/s", "ratio", "target ≥0.5", "lifecycle p50 s",
+         "p95 s", "failed", "activities", "worker RSS MiB", "api RSS MiB"],
+        [[lv.concurrency, lv.rate, lv.ceiling_rate, lv.rate / lv.ceiling_rate if lv.ceiling_rate else float("nan"),
+          "met" if lv.ceiling_rate and lv.rate / lv.ceiling_rate >= 0.5 else "NOT met",
+          percentile(lv.lifecycle_s, 50), percentile(lv.lifecycle_s, 95), lv.failed, lv.activities_per_lifecycle,
+          lv.rss_mib.get("worker", 0.0), lv.rss_mib.get("api", 0.0)] for lv in levels],
+        title=f"Orchestration: full lifecycles ({levels[0].trades} trades each) vs the raw Temporal ceiling",
+    )]
+    steps = sorted({s for lv in levels for s in lv.step_s}, key=["create", "approve", "deposit", "trade", "revoke",
+                                                                   "cleanup"].index)
+    out.append(table(["concurrent sessions", *[f"{s} p50 s" for s in steps]],
+                     [[lv.concurrency, *[percentile(lv.step_s[s], 50) for s in steps]] for lv in levels],
+                     title="\nClient-side step latency (p50; `trade` is one trade)"))
+    procs = ["temporal", "worker", "postgres", "localnet", "bench driver", "trivial worker"]
+    out.append(table(
+        ["concurrent sessions", *[f"{p} ms" for p in procs], "total ms", "ceiling total ms"],
+        [[lv.concurrency, *[1000 * lv.cpu_s.get(p, 0.0) / max(lv.completed, 1) for p in procs],
+          1000 * sum(lv.cpu_s.values()) / max(lv.completed, 1),
+          1000 * sum(lv.ceiling_cpu_s.values()) / max(lv.ceiling_completed, 1)] for lv in levels],
+        title="\nWhere the time goes: CPU per lifecycle by process (2 cores = 2,000 ms of CPU per wall second)",
+    ))
+    last = levels[-1]
+    rows = sorted(last.profile.items(), key=lambda kv: -kv[1][0] * (kv[1][1] + kv[1][2]))
+    out.append(table(
+        ["activity / task", "per lifecycle", "queued ms (mean)", "running ms (mean)", "total ms per lifecycle"],
+        [[kind, count, 1000 * q, 1000 * r, 1000 * count * (q + r)] for kind, (count, q, r) in rows],
+        title=f"\nPer activity, from {min(HISTORY_SAMPLE, last.completed)} histories at {last.concurrency} "
+              f"concurrent sessions (queued = scheduled → started, running = started → completed)",
+    ))
+    return "\n".join(out)

@@ -1,0 +1,48 @@
+"""The benchmark code paths, without timing anything: one measured lifecycle on the fixture stack ends CLEANED and its
+history profile counts what it ran; the ceiling workflow runs its no-op activities; the table helpers."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+
+from temporalio.worker import Worker
+
+from bench.orchestration import fund_parents, history_profile, lifecycle
+from bench.report import percentile, table
+from bench.trivial import TrivialInput, TrivialWorkflow, noop
+from tests.api.conftest import api_factory
+from tests.api.stack import Stack, stack
+from workflows.messages import SessionState, workflow_id_for
+
+__all__ = ["api_factory", "stack"]  # fixtures, imported so pytest finds them here
+
+
+async def test_a_measured_lifecycle_is_a_full_session_and_its_history_is_profiled(stack: Stack) -> None:
+    (parent,) = await fund_parents(stack.chain.rpc_url, 1)
+    steps: dict[str, list[float]] = defaultdict(list)
+    outcome = await lifecycle(stack.temporal, parent, 2, steps, task_queue=stack.task_queue)
+    assert (outcome.status, outcome.trade_count) == (SessionState.CLEANED, 2)
+    assert sorted(steps) == ["approve", "cleanup", "create", "deposit", "revoke", "trade"]
+    assert len(steps["trade"]) == 2
+    activities, profile = await history_profile(stack.temporal, [workflow_id_for(outcome.session_id)])
+    assert activities == sum(count for kind, (count, _, _) in profile.items() if kind != "workflow task")
+    assert profile["execute_trade_onchain"][0] == 2 and profile["cleanup_vault_onchain"][0] == 1
+    assert profile["workflow task"][0] > 0
+
+
+async def test_the_ceiling_workflow_runs_its_no_op_activities(stack: Stack) -> None:
+    task_queue = f"trivial-{uuid.uuid4()}"
+    async with Worker(stack.temporal, task_queue=task_queue, workflows=[TrivialWorkflow], activities=[noop]):
+        ran = await stack.temporal.execute_workflow(
+            TrivialWorkflow.run, TrivialInput(activities=4), id=f"ceiling-{uuid.uuid4()}", task_queue=task_queue)
+    assert ran == 4
+
+
+def test_percentile_is_nearest_rank_and_tables_align() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert math.isnan(percentile([], 50))
+    lines = table(["a", "bb"], [["x", 1.5], ["yyy", 1234.0]]).splitlines()
+    assert len({len(line) for line in lines}) == 1 and lines[-1].endswith("1,234")
