@@ -211,3 +211,18 @@ async def test_workflow_that_never_answers_is_504_not_a_hang(api_factory: Any, t
         response = await http.post("/session/create", json=CREATE)
     assert response.status_code == 504, response.text
     assert response.json()["error"]["code"] == "workflow_timeout"
+
+
+async def test_trade_the_program_refuses_names_the_program_error(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent, initial_deposit_lamports=0)  # nothing deposited: no fee can be repaid
+    async with stack.api.client(parent) as http:
+        _ok(await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": created["vault_pda"],
+            "signed_transaction": wallet_sign(created["unsigned_transaction"], parent)}))
+    async with stack.api.client() as dex:
+        response = await dex.post("/session/trade", headers=TRADE_HEADERS, json={
+            "session_id": created["session_id"], "trade_id": str(uuid.uuid4()), "fee_lamports": 5000})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["program_error"]) == ("program_error", "SpendExceedsDeposits")
