@@ -115,6 +115,29 @@ async def open_resources(settings: Settings, dsn: str, temporal: Client | None) 
     )
 
 
+CLEANER_MIN_LAMPORTS = 10_000_000  # ~2,000 cleanup fees
+
+
+async def ensure_cleaner_funded(resources: Resources) -> None:
+    """The cleaner pays each cleanup's fee (and earns a capped reward). On a local chain or devnet a fresh dev key is
+    topped up by airdrop; on mainnet the airdrop fails and the operator is told to fund it."""
+    from ephemeral_vault.chain.errors import ChainError
+
+    pubkey = resources.cleaner.pubkey()
+    try:
+        if await resources.chain.balance(pubkey) >= CLEANER_MIN_LAMPORTS:
+            return
+        await resources.chain.request_airdrop(pubkey, 1_000_000_000)
+        log.info("cleaner %s funded by airdrop", pubkey)
+    except ChainError as exc:
+        log.warning(
+            "cleaner %s holds under %d lamports and no airdrop is available (%s): fund it",
+            pubkey,
+            CLEANER_MIN_LAMPORTS,
+            type(exc).__name__,
+        )
+
+
 async def migrate(dsn: str) -> list[str]:
     import asyncpg
 
@@ -147,6 +170,7 @@ async def run(settings: Settings) -> int:
         settings.solana_rpc_url,
         settings.temporal_task_queue,
     )
+    await ensure_cleaner_funded(resources)
     await ensure_vault_sweep_schedule(client, settings.temporal_task_queue, settings.vault_sweep_interval_seconds)
     worker = build_worker(
         client,

@@ -4,14 +4,17 @@ local chain over HTTP. Time skips only while a test awaits the workflow's result
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.transaction import Transaction
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from ephemeral_vault.chain.send import SignedTx
 from ephemeral_vault.db import ledger, session_keys, sessions
 from tests.workflows.conftest import DURATION, INITIAL_DEPOSIT, MAX_DEPOSIT, Harness, wallet_sign, warp_chain
 from workflows.messages import (
@@ -22,6 +25,7 @@ from workflows.messages import (
     SUBMIT_DEPOSIT_UPDATE,
     TRADE_UPDATE,
     ApproveRequest,
+    ApproveResult,
     DepositQuote,
     DepositRequest,
     DepositResult,
@@ -275,3 +279,29 @@ async def rejection(handle, update: str, arg) -> str | None:
         assert isinstance(cause, ApplicationError), cause
         return cause.type
     return None
+
+
+async def test_approve_verifies_a_session_the_parent_opened_on_chain_itself(harness: Harness, parent) -> None:
+    created, handle = await harness.create(parent)
+    offered = Transaction.from_bytes(base64.b64decode(wallet_sign(created.unsigned_transaction, parent)))
+    await harness.chain.send_and_confirm(SignedTx.from_transaction(offered, 2**63 - 1))
+
+    approved = await handle.execute_update(
+        APPROVE_UPDATE, ApproveRequest(vault_pda=created.vault_pda), result_type=ApproveResult
+    )
+
+    assert approved.status is SessionState.ACTIVE and approved.signature is None
+    assert approved.total_deposited == INITIAL_DEPOSIT
+
+
+async def test_revoke_submitted_by_the_parent_directly_is_observed_on_chain(harness: Harness, parent) -> None:
+    created, handle, _ = await harness.open(parent)
+    offer = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(), result_type=RevokeResult)
+    assert offer.unsigned_transaction is not None
+    signed = Transaction.from_bytes(base64.b64decode(wallet_sign(offer.unsigned_transaction, parent)))
+    await harness.chain.send_and_confirm(SignedTx.from_transaction(signed, 2**63 - 1))
+
+    outcome = await harness.finish(handle)  # the workflow's chain poll sees the vault inactive, then cleans up
+
+    assert outcome.status is SessionState.CLEANED
+    assert await harness.chain.raw_account(Pubkey.from_string(created.vault_pda)) is None
