@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -42,6 +43,7 @@ log = logging.getLogger("api.temporal")
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = timedelta(seconds=5)
+RECONNECT_BACKOFF_S = 1.0
 HEALTH_TIMEOUT = timedelta(seconds=3)
 
 
@@ -100,6 +102,7 @@ class TemporalGateway:
         self.settings = settings
         self._client: Client | None = None
         self._lock = asyncio.Lock()
+        self._failed_at: float | None = None  # monotonic time of the last failed connect
 
     @property
     def timeout(self) -> timedelta:
@@ -110,7 +113,16 @@ class TemporalGateway:
             return self._client
         async with self._lock:
             if self._client is None:
-                self._client = await self._connect()
+                # While Temporal is down, requests fail fast instead of each waiting for its own connect attempt.
+                now = time.monotonic()
+                if self._failed_at is not None and now - self._failed_at < RECONNECT_BACKOFF_S:
+                    raise _unavailable()
+                try:
+                    self._client = await self._connect()
+                except ApiError:
+                    self._failed_at = time.monotonic()
+                    raise
+                self._failed_at = None
         return self._client
 
     async def _connect(self) -> Client:

@@ -226,3 +226,15 @@ async def test_trade_the_program_refuses_names_the_program_error(stack: Stack) -
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert (error["code"], error["details"]["program_error"]) == ("program_error", "SpendExceedsDeposits")
+
+
+async def test_any_instance_serves_any_session(stack: Stack, api_factory: Any, temporal_dev_server: Any) -> None:
+    other = await api_factory(temporal_address=temporal_dev_server.address, temporal_task_queue=stack.task_queue)
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)  # on the stack's instance
+    async with other.client(parent) as http:  # everything else on another one
+        approved = _ok(await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": created["vault_pda"],
+            "signed_transaction": wallet_sign(created["unsigned_transaction"], parent)}))
+        status = _ok(await http.get(f"/session/status/{created['session_id']}"))
+    assert approved["status"] == status["status"] == "ACTIVE"
