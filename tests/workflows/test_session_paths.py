@@ -240,12 +240,19 @@ async def test_long_sessions_continue_as_new_keeping_state_and_trade_ids(harness
     harness.resources.max_trades_per_run = 2
     created, handle, _ = await harness.open(parent)
     first_run = (await handle.describe()).run_id
-    ids = [str(uuid.uuid4()) for _ in range(3)]
-    results = [
-        await handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=i, fee_lamports=5_000), result_type=TradeResult)
-        for i in ids
-    ]
+    ids = [str(uuid.uuid4()) for _ in range(6)]
 
+    # Six trades at once against a run that must continue-as-new after two: the run waits for every accepted
+    # trade to finish before it continues, so none is lost and none runs twice.
+    results = await asyncio.gather(
+        *(
+            handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=i, fee_lamports=5_000), result_type=TradeResult)
+            for i in ids
+        )
+    )
+    after = await handle.execute_update(
+        TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000), result_type=TradeResult
+    )
     replayed = await handle.execute_update(
         TRADE_UPDATE, TradeRequest(trade_id=ids[0], fee_lamports=5_000), result_type=TradeResult
     )
@@ -253,10 +260,11 @@ async def test_long_sessions_continue_as_new_keeping_state_and_trade_ids(harness
     current_run = (await handle.describe()).run_id
 
     assert current_run != first_run
-    assert replayed == results[0]
-    assert (status.status, status.trade_count, status.total_spent) == (SessionState.ACTIVE, 3, 15_000)
+    assert len({r.signature for r in results}) == 6 and after.trade_count == 7
+    assert replayed == results[0]  # a trade id answered before continue-as-new is still remembered after it
+    assert (status.status, status.trade_count, status.total_spent) == (SessionState.ACTIVE, 7, 35_000)
     vault = await harness.chain.fetch_vault(Pubkey.from_string(created.vault_pda))
-    assert vault.trade_count == 3
+    assert vault.trade_count == 7
     await harness.export_history(harness.client.get_workflow_handle(handle.id, run_id=first_run), "continue_as_new")
     await handle.terminate("test over")
 
