@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from workflows.session import SessionWorkflow
 from workflows.vault_sweep import VaultSweepWorkflow
@@ -35,3 +36,21 @@ async def test_recorded_history_replays_on_current_code(name: str, text: str) ->
     )
 
     assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+
+
+async def test_a_changed_lifecycle_fails_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay check can fail: a timer inserted before provisioning is a command no recorded history has."""
+    history = WorkflowHistory.from_json("replay-changed", (HISTORIES / "approve.json").read_text())
+    original = SessionWorkflow._provision
+
+    async def changed(self: SessionWorkflow) -> bool:
+        await workflow.sleep(1)
+        return await original(self)
+
+    monkeypatch.setattr(SessionWorkflow, "_provision", changed)
+    replayer = Replayer(workflows=[SessionWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
