@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,13 +24,20 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from temporalio.client import Client
 
+from activities.resources import Resources
 from api.app import create_app
 from api.client_auth import ParentWalletAuth
+from ephemeral_vault.chain.client import ChainClient
+from ephemeral_vault.custody import EnvKek
 from ephemeral_vault.db.embedded import free_tcp_port
 from ephemeral_vault.db.models import NewSession
 from ephemeral_vault.db.sessions import create_session, transition_status
 from ephemeral_vault.settings import Settings
+from tests.api.stack import SOL, Stack, funded
+from tests.fixtures.temporal import DevServer
+from worker import build_worker
 
 SERVICE_TOKEN = "test-service-token-" + "x" * 16
 
@@ -141,3 +149,24 @@ async def insert_session_row(pool: asyncpg.Pool, parent_wallet: str, *, status: 
 
 def random_nonce() -> str:
     return secrets.token_hex(12)
+
+
+@pytest.fixture
+async def stack(  # the whole stack behind the API: dev server (update-with-start) + real worker + chain
+    api_factory: ApiFactory,
+    db_pool: asyncpg.Pool,
+    localnet_url: str,
+    temporal_dev_server: DevServer,
+    temporal_dev_client: Client,
+) -> AsyncIterator[Stack]:
+    task_queue = f"api-{uuid.uuid4()}"
+    async with ChainClient(localnet_url, poll_interval_seconds=0.05, confirm_timeout_seconds=30) as chain:
+        resources = Resources(
+            pool=db_pool, chain=chain, kek=EnvKek({"k1": os.urandom(32)}, "k1"), cleaner=await funded(chain, SOL),
+            temporal=temporal_dev_client, fee_float_lamports=5_000_000, approval_window_seconds=600,
+            revoke_window_seconds=120, chain_poll_seconds=1, max_trades_per_run=500,
+        )
+        async with build_worker(temporal_dev_client, resources, task_queue):
+            api = await api_factory(temporal_address=temporal_dev_server.address, temporal_task_queue=task_queue,
+                                    solana_rpc_url=localnet_url)
+            yield Stack(api=api, chain=chain, pool=db_pool, temporal=temporal_dev_client, task_queue=task_queue)

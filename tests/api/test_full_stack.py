@@ -14,9 +14,7 @@ from websockets.asyncio.client import connect
 
 from api.client_auth import signed_headers
 from tests.api.conftest import SERVICE_TOKEN, insert_session_row
-from tests.api.stack import SOL, Stack, funded, stack, wallet_sign
-
-__all__ = ["stack"]  # the fixture, imported so pytest finds it here
+from tests.api.stack import SOL, Stack, funded, wallet_sign
 
 CREATE = {"session_duration_seconds": 3600, "max_deposit_lamports": 2 * SOL, "initial_deposit_lamports": SOL // 2}
 TRADE_HEADERS = {"Authorization": f"Bearer {SERVICE_TOKEN}"}

@@ -28,9 +28,7 @@ from solders.keypair import Keypair
 
 from api.client_auth import signed_headers
 from tests.api.conftest import SERVICE_TOKEN
-from tests.api.stack import Stack, stack
-
-__all__ = ["stack"]
+from tests.api.stack import Stack
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
