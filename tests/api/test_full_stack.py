@@ -73,13 +73,22 @@ async def test_session_lifecycle_end_to_end(stack: Stack) -> None:
         assert refused.status_code in (409, 410), refused.text
 
         # The workflow settles the revoke, then cleans the vault up; the WebSocket sees every step in order.
-        statuses = []
+        statuses: list[str] = []
+        events: list[dict[str, Any]] = []
         while "CLEANED" not in statuses:
             message = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            if message["type"] == "session_event" and message["event"]["kind"] == "session":
-                assert message["event"]["session_id"] == session_id
+            assert message["type"] == "session_event", message
+            events.append(message["event"])
+            assert message["event"]["session_id"] == session_id
+            if message["event"]["kind"] == "session":
                 statuses.append(message["event"]["status"])
         assert statuses == ["CREATED", "ACTIVE", "REVOKED", "CLEANED"]
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        confirmed = [e["data"]["tx_kind"] for e in events
+                     if e["kind"] == "transaction" and e["data"]["tx_status"] == "confirmed"]
+        assert confirmed.count("trade") == 3 and {"open", "deposit", "revoke", "cleanup"} <= set(confirmed)
+        assert [e["kind"] for e in events].count("cleanup") == 1
 
         final = _ok(await http.get(f"/session/status/{session_id}"))
         assert final["status"] == "CLEANED"
