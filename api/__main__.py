@@ -10,8 +10,12 @@ from ephemeral_vault.settings import get_settings
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=False,
-                log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=False, log_level="info",
+        ws="websockets-sansio",
+        # On SIGTERM: stop accepting, let in-flight requests finish, close WebSockets (clients reconnect elsewhere).
+        timeout_graceful_shutdown=10,
+    )
 
 
 if __name__ == "__main__":
