@@ -129,7 +129,8 @@ async def run_stack() -> int:
             "localnet",
             python_argv(
                 "-m", "localnet", "--host", settings.localnet_host, "--port", str(settings.localnet_port),
-                "--ledger", str(settings.localnet_ledger_dir),
+                # make run keeps the chain across restarts, like the database and Temporal beside it.
+                "--ledger", str(settings.localnet_ledger_dir or VAR / "ledger"),
             ),
             http_probe(f"http://{settings.localnet_host}:{settings.localnet_port}", rpc_probe_body),
         ),
