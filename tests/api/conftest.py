@@ -69,6 +69,10 @@ def api_settings(pg_dsn: str, **overrides: object) -> Settings:
         "api_service_token": SecretStr(SERVICE_TOKEN),
         "rate_limit_per_minute": 10_000,
         "api_workflow_timeout_seconds": 20.0,
+        # Pinned so an operator's .env cannot change what the tests assume.
+        "auth_domain": "ephemeral-vault",
+        "auth_max_skew_seconds": 60,
+        "api_max_body_bytes": 65536,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -56,6 +56,9 @@ def served_api(pg_dsn: str, module_schema: str, tmp_path_factory: pytest.TempPat
         "DATABASE_URL": f"{pg_dsn}{separator}search_path={db_schema}",
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_tcp_port()}",
         "PYTHONPATH": str(REPO_ROOT),
+        "AUTH_DOMAIN": "ephemeral-vault",
+        "AUTH_MAX_SKEW_SECONDS": "60",
+        "RATE_LIMIT_PER_MINUTE": "1000",
     }
     log = (tmp_path / "api.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=tmp_path, env=env, stdout=log, stderr=log)
