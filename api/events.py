@@ -120,7 +120,9 @@ class EventHub:
                 self._conn = await self._connect()
                 self._conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await self._conn.add_listener(CHANNEL, self._on_notification)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
+            except Exception as err:  # whatever the cause, keep trying: WebSockets depend on this listener
+                if self._conn is not None and not self._conn.is_closed():
+                    self._conn.terminate()
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                 attempt += 1
                 log.warning("event listener cannot connect (%s); retrying in %.1f s", type(err).__name__, delay)
