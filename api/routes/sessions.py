@@ -58,7 +58,13 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "PostgreSQL or Temporal unavailable; retry later",
         504: "the workflow did not answer in time",
     }
-    return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
+    responses: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": {
+            "description": "seconds until this wallet may send again", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}}
+    return responses
 
 
 _COMMON = (400, 401, 413, 422, 429, 503, 504)
