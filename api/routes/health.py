@@ -28,9 +28,14 @@ async def _check_postgres(request: Request) -> ReadinessCheck:
     if pool is None:
         return ReadinessCheck(ok=False, error="no database pool")
     try:
-        await asyncio.wait_for(pool.fetchval("SELECT 1"), CHECK_TIMEOUT_S)
+        # Reachable AND migrated: the API's own function (0900_api_auth.sql) and the sessions table exist.
+        migrated = await asyncio.wait_for(pool.fetchval(
+            "SELECT to_regproc('api_admit_request') IS NOT NULL AND to_regclass('sessions') IS NOT NULL"),
+            CHECK_TIMEOUT_S)
     except Exception as err:  # any failure means "not ready"; the type name is enough for an operator
         return ReadinessCheck(ok=False, error=f"unreachable ({type(err).__name__})")
+    if not migrated:
+        return ReadinessCheck(ok=False, error="migrations not applied (python -m ephemeral_vault.db.migrate)")
     return ReadinessCheck(ok=True)
 
 

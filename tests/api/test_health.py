@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import ApiInstance
+from tests.api.conftest import ApiInstance, api_settings, start_api, stop_api
 
 
 async def test_healthz_answers_ok_without_dependencies(api: ApiInstance) -> None:
@@ -52,3 +52,15 @@ async def test_metrics_label_parametrised_routes_by_template(api: ApiInstance) -
         text = (await http.get("/metrics")).text
     assert 'route="/session/status/{session_id}",status="401"' in text
     assert "3f1c2a9e" not in text
+
+
+async def test_readyz_says_when_the_schema_is_not_migrated(pg_dsn: str, blank_schema: str) -> None:
+    instance = await start_api(api_settings(pg_dsn), blank_schema)
+    try:
+        async with instance.client() as http:
+            response = await http.get("/readyz")
+    finally:
+        await stop_api(instance)
+    assert response.status_code == 503
+    assert response.json()["checks"]["postgres"] == {
+        "ok": False, "error": "migrations not applied (python -m ephemeral_vault.db.migrate)"}
