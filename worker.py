@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from activities.chain import ChainActivities
 from activities.database import DatabaseActivities
+from activities.heartbeat import HeartbeatInterceptor
 from activities.keys import KeyActivities
 from activities.resources import Resources, load_or_create_cleaner_keypair
 from activities.sweep import SweepActivities
@@ -73,6 +74,7 @@ def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs
         workflows=list(WORKFLOWS),
         activities=activities_of(resources),
         graceful_shutdown_timeout=kwargs.pop("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN),
+        interceptors=[HeartbeatInterceptor(), *kwargs.pop("interceptors", [])],
         **kwargs,
     )
 

@@ -72,7 +72,7 @@ from ephemeral_vault.custody import CustodyError, SealedKey
 from ephemeral_vault.custody import sign_transaction as custody_sign
 from ephemeral_vault.db import ledger, session_keys
 from ephemeral_vault.db.errors import ConflictingWriteError, SessionKeyNotFoundError
-from ephemeral_vault.db.models import NewCleanup, NewTransaction
+from ephemeral_vault.db.models import NewCleanup, NewTransaction, VaultTransaction
 from ephemeral_vault.deposit_calculator import (
     SIGNATURE_FEE_LAMPORTS,
     DepositInputError,
@@ -165,6 +165,46 @@ class ChainActivities:
             raise business(ErrorType.KEY_UNAVAILABLE, f"session {session_id} has no key") from None
         return None if record.is_shredded else SealedKey.from_record(record)
 
+    async def _settle_superseded(self, session_id: uuid.UUID, kind: str) -> VaultTransaction | None:
+        """Record how earlier attempts at a cleanup or fee-float sweep ended, once the intent is fulfilled (the vault
+        is closed, the key's balance is swept): none of them can succeed any more. A retry signs a fresh transaction
+        without consulting them, so an attempt whose send failed (or was dropped) would otherwise stay 'submitted'
+        forever. Landed → recorded as it landed (the landed success is returned); unknown to the chain → failed."""
+        landed: VaultTransaction | None = None
+        for tx in await ledger.list_transactions(self.r.pool, session_id, kind=kind):
+            if tx.status == "confirmed" and landed is None:
+                landed = tx
+            if tx.status != "submitted":
+                continue
+            try:
+                status = await self.chain.signature_status(tx.signature)
+                if status is None:
+                    await self._record(
+                        session_id, tx.signature, kind, "failed", error="superseded: never landed", lamports=tx.lamports
+                    )
+                    continue
+                if not status.landed:
+                    continue  # processed, not yet confirmed: a later retry or audit settles it
+                try:
+                    result = await self.chain.transaction_result(tx.signature)
+                except FinalChainError as exc:
+                    await self._record(
+                        session_id, tx.signature, kind, "failed", error=str(exc)[:500], lamports=tx.lamports
+                    )
+                    continue
+            except ChainError as exc:
+                raise from_chain_error(exc) from None
+            if result is not None:
+                recorded = await ledger.record_transaction(
+                    self.r.pool,
+                    NewTransaction(
+                        signature=tx.signature, session_id=session_id, kind=kind, status="confirmed",
+                        slot=result.slot, fee=result.fee, lamports=tx.lamports,
+                    ),
+                )
+                landed = landed or recorded.transaction
+        return landed
+
     def _sign_as_session_key(self, sealed: SealedKey, message: Message, last_valid: int) -> SignedTx:
         """Decrypt, sign, forget — inside custody's one call."""
         try:
@@ -173,13 +213,22 @@ class ChainActivities:
             raise from_custody_error(exc, str(sealed.session_id)) from None
         return SignedTx.from_transaction(tx, last_valid)  # type: ignore[arg-type]
 
-    async def _send_recorded(self, session_id: uuid.UUID | None, signed: SignedTx, kind: str, **kw: Any) -> TxResult:
-        """Record as submitted, send, confirm, record the outcome. Chain errors are mapped for Temporal."""
+    async def _send_recorded(
+        self, session_id: uuid.UUID | None, signed: SignedTx, kind: str, *, resign_on_expiry: bool = False, **kw: Any
+    ) -> TxResult:
+        """Record as submitted, send, confirm, record the outcome. Chain errors are mapped for Temporal.
+
+        `resign_on_expiry`: the backend signed this transaction (trade, cleanup, fee-float sweep), so a blockhash
+        that expired before it landed is retryable — the retry signs a fresh one. Only a parent-signed transaction
+        needs its signer to act again.
+        """
         await self._record(session_id, signed.signature, kind, "submitted", **kw)
         try:
             result = await self.chain.send_and_confirm(signed)
         except BlockhashExpired as exc:
             await self._record(session_id, signed.signature, kind, "failed", error="blockhash expired", **kw)
+            if resign_on_expiry:
+                raise retryable("BlockhashExpired", f"{signed.signature} expired unlanded; signing afresh") from None
             raise from_chain_error(exc) from None
         except FinalChainError as exc:
             await self._record(session_id, signed.signature, kind, "failed", error=str(exc)[:500], **kw)
@@ -378,7 +427,7 @@ class ChainActivities:
         del sealed
         try:
             result = await self._send_recorded(
-                session_id, signed, "trade", lamports=req.fee_lamports, trade_ref=trade_ref
+                session_id, signed, "trade", resign_on_expiry=True, lamports=req.fee_lamports, trade_ref=trade_ref
             )
         except ConflictingWriteError:
             # A racing attempt recorded a live transaction for this trade first: let the retry confirm that one.
@@ -500,7 +549,7 @@ class ChainActivities:
         except ChainError as exc:
             raise from_chain_error(exc) from None
         try:
-            result = await self._send_recorded(session_id, signed, "cleanup")
+            result = await self._send_recorded(session_id, signed, "cleanup", resign_on_expiry=True)
         except Exception:
             # Someone else (the sweep, another cleaner) may have closed it between our read and our send.
             try:
@@ -515,6 +564,8 @@ class ChainActivities:
     async def _record_cleanup(
         self, session_id: uuid.UUID | None, req: CleanupInput, result: TxResult
     ) -> CleanupOutcome:
+        if session_id is not None:
+            await self._settle_superseded(session_id, "cleanup")
         cleaned = events_of_type(result.events, VaultCleaned)
         refunded = cleaned[0].refunded if cleaned else 0
         reward = cleaned[0].reward if cleaned else 0
@@ -588,6 +639,10 @@ class ChainActivities:
             balance = await self.chain.balance(sealed.ephemeral_pubkey)
             fee = SIGNATURE_FEE_LAMPORTS
             if balance <= fee:
+                # Nothing to move — perhaps because an earlier attempt landed while its sender saw a timeout.
+                landed = await self._settle_superseded(session_id, "sweep")
+                if landed is not None:
+                    return FeeFloatSweep(swept_lamports=landed.lamports, signature=landed.signature)
                 return FeeFloatSweep(swept_lamports=0)
             amount = balance - fee
             blockhash = await self.chain.latest_blockhash()
@@ -597,5 +652,6 @@ class ChainActivities:
         message = Message.new_with_blockhash([ix], sealed.ephemeral_pubkey, blockhash.blockhash)
         signed = self._sign_as_session_key(sealed, message, blockhash.last_valid_block_height)
         del sealed
-        result = await self._send_recorded(session_id, signed, "sweep", lamports=amount)
+        result = await self._send_recorded(session_id, signed, "sweep", resign_on_expiry=True, lamports=amount)
+        await self._settle_superseded(session_id, "sweep")
         return FeeFloatSweep(swept_lamports=amount, signature=result.signature)

@@ -134,8 +134,16 @@ SUBMIT_RETRY = RetryPolicy(
 CLEANUP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
 )
-# The fee-float sweep is worth a few tries, but must never delay shredding the key for long.
-FLOAT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+# The fee-float sweep must run before the key is shredded (afterwards nothing can move that SOL) but must never hold
+# the shred back for long: a few backed-off tries (an expired blockhash is re-signed), bounded by FLOAT_BUDGET.
+# Trades are already refused from the instant of a revoke, so this bounds only the defence-in-depth shred.
+FLOAT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=6,
+)
+FLOAT_BUDGET = timedelta(seconds=90)
 
 # Chain activities heartbeat while they wait for confirmations, so a worker that dies is noticed in seconds and the
 # retry (on another worker) resumes the same transaction by signature.
@@ -856,6 +864,7 @@ class SessionWorkflow:
                 ChainActivities.sweep_fee_float,
                 FeeFloatInput(session_id=self._req.session_id, parent_wallet=self._req.parent_wallet),
                 start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=FLOAT_BUDGET,
                 heartbeat_timeout=CHAIN_HEARTBEAT,
                 retry_policy=FLOAT_RETRY,
             )
