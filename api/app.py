@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.events import EventHub
 from api.metrics import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from api.routes import health, sessions, ws
+from api.signing import AUTH_HEADERS
 from api.temporal import TemporalGateway
 from ephemeral_vault.db.pool import check_schema_name, create_pool
 from ephemeral_vault.settings import Settings
@@ -83,8 +85,16 @@ def create_app(settings: Settings, *, db_schema: str | None = None) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(health.router)
     app.include_router(ws.router)
-    # Outermost first: count every request (incl. 413s), then cap the body before anything reads it.
+    # add_middleware wraps: the last added is outermost. Order of a request: metrics, CORS, body cap, the app.
     app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes)
+    origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
+    if origins:
+        # Browsers preflight the X-EV-* headers; the signature, not the origin, is what authenticates.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_credentials=False,
+            allow_headers=["Content-Type", "Authorization", *AUTH_HEADERS], expose_headers=["Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _combine_signature_schemes(app)
     return app

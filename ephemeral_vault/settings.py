@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     api_service_token: SecretStr | None = Field(default=None, description="bearer token of POST /session/trade callers")
     api_workflow_timeout_seconds: float = Field(default=30.0, gt=0, description="wait for a workflow update/query")
     api_max_body_bytes: int = Field(default=65536, ge=1024, description="larger request bodies get 413")
+    api_cors_origins: str = Field(default="", description="comma-separated browser origins allowed by CORS; empty=none")
 
 
 @lru_cache(maxsize=1)

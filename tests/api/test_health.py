@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import ApiInstance, api_settings, start_api, stop_api
+from tests.api.conftest import ApiFactory, ApiInstance, api_settings, start_api, stop_api
 
 
 async def test_healthz_answers_ok_without_dependencies(api: ApiInstance) -> None:
@@ -64,3 +64,22 @@ async def test_readyz_says_when_the_schema_is_not_migrated(pg_dsn: str, blank_sc
     assert response.status_code == 503
     assert response.json()["checks"]["postgres"] == {
         "ok": False, "error": "migrations not applied (python -m ephemeral_vault.db.migrate)"}
+
+
+async def test_cors_preflight_allows_configured_origins_and_the_signature_headers(api_factory: ApiFactory) -> None:
+    api = await api_factory(api_cors_origins="https://trade.example, https://other.example")
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type,x-ev-wallet,x-ev-timestamp,x-ev-nonce,x-ev-signature"}
+    async with api.client() as http:
+        allowed = await http.options("/session/create", headers={"Origin": "https://trade.example", **preflight})
+        foreign = await http.options("/session/create", headers={"Origin": "https://evil.example", **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://trade.example"
+    assert "x-ev-signature" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_no_cors_headers_unless_origins_are_configured(api: ApiInstance) -> None:
+    async with api.client() as http:
+        response = await http.get("/healthz", headers={"Origin": "https://trade.example"})
+    assert "access-control-allow-origin" not in response.headers
