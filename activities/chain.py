@@ -198,8 +198,13 @@ class ChainActivities:
                 recorded = await ledger.record_transaction(
                     self.r.pool,
                     NewTransaction(
-                        signature=tx.signature, session_id=session_id, kind=kind, status="confirmed",
-                        slot=result.slot, fee=result.fee, lamports=tx.lamports,
+                        signature=tx.signature,
+                        session_id=session_id,
+                        kind=kind,
+                        status="confirmed",
+                        slot=result.slot,
+                        fee=result.fee,
+                        lamports=tx.lamports,
                     ),
                 )
                 landed = landed or recorded.transaction
@@ -263,12 +268,17 @@ class ChainActivities:
     async def submit_signed_transaction(self, req: SubmitSignedInput) -> SubmittedTransaction:
         """Check the parent-signed transaction is exactly the one offered, then submit and confirm it (idempotent:
         a signature that already landed — resent by a retry, or submitted by the wallet itself — is confirmed)."""
-        try:
-            signed = verify_parent_signed(_unsigned(req.offered), req.signed_transaction)
-        except SignedTransactionMismatch as exc:
-            raise business(ErrorType.INVALID_TRANSACTION, str(exc)) from None
-        except ChainError as exc:
-            raise business(ErrorType.INVALID_TRANSACTION, str(exc)) from None
+        signed: SignedTx | None = None
+        for offered in [req.offered, *req.alternatives]:
+            try:
+                signed = verify_parent_signed(_unsigned(offered), req.signed_transaction)
+                break
+            except SignedTransactionMismatch as exc:
+                mismatch = exc
+            except ChainError as exc:
+                raise business(ErrorType.INVALID_TRANSACTION, str(exc)) from None
+        if signed is None:
+            raise business(ErrorType.INVALID_TRANSACTION, str(mismatch))
         result = await self._send_recorded(uuid.UUID(req.session_id), signed, req.kind, lamports=req.lamports)
         return SubmittedTransaction(signature=result.signature, slot=result.slot, fee=result.fee)
 

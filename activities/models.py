@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workflows.messages import OfferedTransaction as OfferedTransaction  # re-exported for the activities
+
 # --- keys ---------------------------------------------------------------------------------------------------------
 
 
@@ -65,18 +67,6 @@ class DelegationRecord:
 
 
 @dataclass
-class OfferedTransaction:
-    """An unsigned transaction offered to the parent (public data: the message, the blockhash, the signers)."""
-
-    transaction_base64: str
-    message_base64: str
-    fee_payer: str
-    required_signers: list[str]
-    recent_blockhash: str
-    last_valid_block_height: int
-
-
-@dataclass
 class SessionOpeningInput:
     session_id: str
     parent_wallet: str
@@ -94,6 +84,8 @@ class SubmitSignedInput:
     offered: OfferedTransaction
     signed_transaction: str
     lamports: int = 0
+    # Earlier offers of the same intent that are still acceptable (a refreshed opening transaction).
+    alternatives: list[OfferedTransaction] = field(default_factory=list)
 
 
 @dataclass

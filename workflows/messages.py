@@ -29,6 +29,9 @@ VAULT_SWEEP_SCHEDULE_ID = "vault-sweep"
 
 # Updates (validated before they are accepted; a rejected update leaves no trace in history).
 CREATE_UPDATE = "create_session"  # no argument -> CreateSessionResult; sent with the start (update-with-start)
+# no argument -> CreateSessionResult with a fresh unsigned opening transaction (the previous blockhash expired before
+# the parent signed). Earlier offers stay acceptable for approve until their own blockhash expires.
+REFRESH_OPENING_UPDATE = "refresh_opening"
 APPROVE_UPDATE = "approve"  # ApproveRequest -> ApproveResult
 QUOTE_DEPOSIT_UPDATE = "quote_deposit"  # DepositRequest -> DepositQuote
 SUBMIT_DEPOSIT_UPDATE = "submit_deposit"  # SubmitDepositRequest -> DepositResult
@@ -298,6 +301,19 @@ class TradeOutcome:
 
 
 @dataclass
+class OfferedTransaction:
+    """An unsigned transaction offered to the parent (public data: the message, the blockhash, the signers). Kept by
+    the workflow so the parent-signed copy can be checked byte for byte against it."""
+
+    transaction_base64: str
+    message_base64: str
+    fee_payer: str
+    required_signers: list[str]
+    recent_blockhash: str
+    last_valid_block_height: int
+
+
+@dataclass
 class SessionPolicy:
     """Server settings captured once per session (an activity reads them) so every replay sees the same values."""
 
@@ -318,6 +334,8 @@ class CarriedState:
     approval_signature: str | None = None
     trades: list[TradeOutcome] = field(default_factory=list)
     expiry_deadline: float | None = None  # the expiry timer's target on the workflow clock (unix seconds)
+    deposit_offer: OfferedTransaction | None = None  # a quoted deposit not yet submitted
+    deposit_amount: int = 0
 
 
 @dataclass

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
 from datetime import timedelta
 
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         APPROVE_UPDATE,
         CREATE_UPDATE,
         QUOTE_DEPOSIT_UPDATE,
+        REFRESH_OPENING_UPDATE,
         REVOKE_UPDATE,
         SA_PARENT_WALLET,
         SA_SESSION_STATUS,
@@ -205,6 +207,7 @@ class SessionWorkflow:
         self._req = req
         self._create_error: ApplicationError | None = None
         self._offered_open: OfferedTransaction | None = None
+        self._earlier_open_offers: list[OfferedTransaction] = []
         self._deposit_offer: OfferedTransaction | None = None
         self._deposit_amount = 0
         self._revoke_offer: OfferedTransaction | None = None
@@ -242,6 +245,8 @@ class SessionWorkflow:
             self._approval_signature = carried.approval_signature
             self._trades = {t.trade_id: t for t in carried.trades}
             self._expiry_deadline = carried.expiry_deadline
+            self._deposit_offer = carried.deposit_offer
+            self._deposit_amount = carried.deposit_amount
 
     # ================================================================================================================
     # The lifecycle
@@ -299,20 +304,7 @@ class SessionWorkflow:
         self._status.session_expiry = prov.estimated_expiry
         self._upsert_search_attributes()
         try:
-            self._offered_open = await workflow.execute_activity_method(
-                ChainActivities.build_session_opening_transaction,
-                SessionOpeningInput(
-                    session_id=req.session_id,
-                    parent_wallet=req.parent_wallet,
-                    ephemeral_pubkey=prov.ephemeral_pubkey,
-                    session_duration_seconds=req.session_duration_seconds,
-                    max_deposit_lamports=req.max_deposit_lamports,
-                    initial_deposit_lamports=req.initial_deposit_lamports,
-                    fee_float_lamports=self._policy.fee_float_lamports,
-                ),
-                start_to_close_timeout=CHAIN_TIMEOUT,
-                retry_policy=CHAIN_CALL_RETRY,
-            )
+            self._offered_open = await self._build_opening()
         except ActivityError as err:
             self._create_error = _business_from(err)
             self._status.status = SessionState.ABANDONED
@@ -333,6 +325,24 @@ class SessionWorkflow:
             fee_float_lamports=self._policy.fee_float_lamports,
         )
         return True
+
+    async def _build_opening(self) -> OfferedTransaction:
+        req = self._req
+        assert self._policy is not None and self._status.ephemeral_pubkey is not None
+        return await workflow.execute_activity_method(
+            ChainActivities.build_session_opening_transaction,
+            SessionOpeningInput(
+                session_id=req.session_id,
+                parent_wallet=req.parent_wallet,
+                ephemeral_pubkey=self._status.ephemeral_pubkey,
+                session_duration_seconds=req.session_duration_seconds,
+                max_deposit_lamports=req.max_deposit_lamports,
+                initial_deposit_lamports=req.initial_deposit_lamports,
+                fee_float_lamports=self._policy.fee_float_lamports,
+            ),
+            start_to_close_timeout=CHAIN_TIMEOUT,
+            retry_policy=CHAIN_CALL_RETRY,
+        )
 
     async def _wait_for_approval(self) -> None:
         """Wait for the approve update within the approval window. An approval already running when the window
@@ -397,9 +407,13 @@ class SessionWorkflow:
                 self._apply_observation(snap)
         if not self._status.revoked_on_chain and not self._vault_gone:
             # The parent never revoked on chain: the vault stays active until expiry, then the timer cleans it.
+            # (A revoke_access the parent still sends through the revoke update wakes this early.)
             remaining = self._expiry_deadline - workflow.now().timestamp()
             if remaining > 0:
-                await workflow.sleep(timedelta(seconds=remaining))
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._status.revoked_on_chain or self._vault_gone, timeout=timedelta(seconds=remaining)
+                    )
 
     async def _cleanup_and_close(self) -> None:
         """cleanup_vault (cleaner key), sweep the fee float, shred the key; CLEANED only after on-chain confirmation."""
@@ -462,6 +476,26 @@ class SessionWorkflow:
             raise self._create_error
         return self._created
 
+    @workflow.update(name=REFRESH_OPENING_UPDATE)
+    async def refresh_opening(self) -> CreateSessionResult:
+        """A fresh unsigned opening transaction (new blockhash) for a parent who did not sign in time."""
+        assert self._created is not None and self._offered_open is not None
+        try:
+            fresh = await self._build_opening()
+        except ActivityError as err:
+            raise _business_from(err) from None
+        self._earlier_open_offers = [*self._earlier_open_offers, self._offered_open][-4:]
+        self._offered_open = fresh
+        self._created.unsigned_transaction = fresh.transaction_base64
+        return self._created
+
+    @refresh_opening.validator
+    def _validate_refresh_opening(self) -> None:
+        if self._created is None or self._status.status is not SessionState.CREATED:
+            raise _reject(ErrorType.INVALID_STATE, f"session is {self._status.status.value}, not awaiting approval")
+        if workflow.now().timestamp() >= self._approval_deadline:
+            raise _reject(ErrorType.INVALID_STATE, "the approval window has closed")
+
     @workflow.update(name=APPROVE_UPDATE)
     async def approve(self, req: ApproveRequest) -> ApproveResult:
         # A second approve while one runs waits for it, then answers like a duplicate.
@@ -482,6 +516,7 @@ class SessionWorkflow:
                         offered=self._offered_open,
                         signed_transaction=req.signed_transaction,
                         lamports=self._req.initial_deposit_lamports,
+                        alternatives=list(reversed(self._earlier_open_offers)),
                     ),
                     start_to_close_timeout=CHAIN_TIMEOUT,
                     heartbeat_timeout=CHAIN_HEARTBEAT,
@@ -831,6 +866,8 @@ class SessionWorkflow:
             approval_signature=self._approval_signature,
             trades=list(self._trades.values()),
             expiry_deadline=self._expiry_deadline,
+            deposit_offer=self._deposit_offer,
+            deposit_amount=self._deposit_amount,
         )
 
     def _apply_observation(self, snap: VaultSnapshot) -> None:

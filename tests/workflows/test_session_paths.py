@@ -16,16 +16,26 @@ from temporalio.exceptions import ApplicationError
 
 from ephemeral_vault.chain.send import SignedTx
 from ephemeral_vault.db import ledger, session_keys, sessions
-from tests.workflows.conftest import DURATION, INITIAL_DEPOSIT, MAX_DEPOSIT, Harness, wallet_sign, warp_chain
+from tests.workflows.conftest import (
+    DURATION,
+    INITIAL_DEPOSIT,
+    MAX_DEPOSIT,
+    Harness,
+    rpc_call,
+    wallet_sign,
+    warp_chain,
+)
 from workflows.messages import (
     APPROVE_UPDATE,
     QUOTE_DEPOSIT_UPDATE,
+    REFRESH_OPENING_UPDATE,
     REVOKE_UPDATE,
     STATUS_QUERY,
     SUBMIT_DEPOSIT_UPDATE,
     TRADE_UPDATE,
     ApproveRequest,
     ApproveResult,
+    CreateSessionResult,
     DepositQuote,
     DepositRequest,
     DepositResult,
@@ -281,7 +291,7 @@ def handle_vault(history) -> str:
 async def rejection(handle, update: str, arg) -> str | None:
     """The ApplicationError type an update is rejected with (None if it was accepted)."""
     try:
-        await handle.execute_update(update, arg)
+        await (handle.execute_update(update) if arg is None else handle.execute_update(update, arg))
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         assert isinstance(cause, ApplicationError), cause
@@ -313,3 +323,25 @@ async def test_revoke_submitted_by_the_parent_directly_is_observed_on_chain(harn
 
     assert outcome.status is SessionState.CLEANED
     assert await harness.chain.raw_account(Pubkey.from_string(created.vault_pda)) is None
+
+
+async def test_a_refreshed_opening_transaction_does_not_invalidate_the_one_already_being_signed(
+    harness: Harness, parent
+) -> None:
+    created, handle = await harness.create(parent)
+    await rpc_call(harness.localnet_url, "localnet_advanceSlots", [2])  # a newer blockhash exists
+
+    refreshed = await handle.execute_update(REFRESH_OPENING_UPDATE, result_type=CreateSessionResult)
+    approved = await handle.execute_update(
+        APPROVE_UPDATE,
+        ApproveRequest(
+            vault_pda=created.vault_pda, signed_transaction=wallet_sign(created.unsigned_transaction, parent)
+        ),
+        result_type=ApproveResult,
+    )
+
+    assert refreshed.unsigned_transaction != created.unsigned_transaction
+    assert (refreshed.ephemeral_pubkey, refreshed.vault_pda) == (created.ephemeral_pubkey, created.vault_pda)
+    assert approved.status is SessionState.ACTIVE
+    stale = await rejection(handle, REFRESH_OPENING_UPDATE, None)
+    assert stale == ErrorType.INVALID_STATE  # nothing to refresh once the session is open
