@@ -140,6 +140,14 @@ class CreateSessionResponse(BaseModel):
     fee_float_lamports: int = Field(description="SOL sent to the delegate for transaction fees, swept back at the end")
 
 
+class RefreshOpeningBody(_Strict):
+    """A fresh opening transaction when the parent did not sign the offered one before its blockhash expired."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"session_id": EXAMPLE_SESSION_ID}]})
+
+    session_id: UUID
+
+
 # --- approve ------------------------------------------------------------------------------------------------------
 
 

@@ -179,6 +179,8 @@ class TemporalGateway:
         client = await self.client()
         handle = client.get_workflow_handle(workflow_id_for(session_id))
         try:
+            if arg is None:  # updates without an argument (refresh_opening)
+                return await handle.execute_update(update, result_type=result_type, rpc_timeout=self.timeout)
             return await handle.execute_update(update, arg, result_type=result_type, rpc_timeout=self.timeout)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:

@@ -21,6 +21,7 @@ from api.models import (
     DepositQuoteResponse,
     DepositResponse,
     ErrorResponse,
+    RefreshOpeningBody,
     RevokeBody,
     RevokeResponse,
     SessionListResponse,
@@ -116,6 +117,20 @@ async def create_session(body: CreateSessionBody, parent: ParentDep, temporal: T
         max_deposit_lamports=body.max_deposit_lamports,
         initial_deposit_lamports=body.initial_deposit_lamports,
     ))
+    return CreateSessionResponse.model_validate(_plain(result))
+
+
+@router.post(
+    "/session/opening/refresh", response_model=CreateSessionResponse, responses=_errors(*_POST, 404, 409, 410),
+    dependencies=_JSON,
+    summary="Re-issue the unsigned session-opening transaction with a fresh blockhash",
+    description="For a CREATED session whose offered transaction expired before the parent signed it. Earlier "
+                "offers stay acceptable for approve until their own blockhash expires.",
+)
+async def refresh_opening(body: RefreshOpeningBody, parent: ParentDep, pool: PoolDep,
+                          temporal: TemporalDep) -> CreateSessionResponse:
+    await _owned_row(pool, body.session_id, parent.wallet)
+    result = await _update(temporal, pool, body.session_id, wf.REFRESH_OPENING_UPDATE, None, wf.CreateSessionResult)
     return CreateSessionResponse.model_validate(_plain(result))
 
 

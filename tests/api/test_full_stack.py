@@ -245,3 +245,18 @@ async def test_any_instance_serves_any_session(stack: Stack, api_factory: Any, t
             "signed_transaction": wallet_sign(created["unsigned_transaction"], parent)}))
         status = _ok(await http.get(f"/session/status/{created['session_id']}"))
     assert approved["status"] == status["status"] == "ACTIVE"
+
+
+async def test_refreshed_opening_transaction_opens_the_session(stack: Stack) -> None:
+    parent = await funded(stack.chain)
+    created = await _create(stack, parent)
+    async with stack.api.client(parent) as http:
+        refreshed = _ok(await http.post("/session/opening/refresh", json={"session_id": created["session_id"]}))
+        assert (refreshed["session_id"], refreshed["vault_pda"]) == (created["session_id"], created["vault_pda"])
+        approved = _ok(await http.post("/session/approve", json={
+            "session_id": created["session_id"], "vault_pda": created["vault_pda"],
+            "signed_transaction": wallet_sign(refreshed["unsigned_transaction"], parent)}))
+        too_late = await http.post("/session/opening/refresh", json={"session_id": created["session_id"]})
+    assert approved["status"] == "ACTIVE"
+    assert too_late.status_code == 409, too_late.text
+    assert too_late.json()["error"]["details"]["current_status"] == "ACTIVE"

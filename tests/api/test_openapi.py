@@ -38,9 +38,9 @@ async def test_security_requirements_match_the_authentication_of_each_route(api:
                                                                  "X-EV-Signature"}
     security = {f"{m.upper()} {p}": op.get("security") for p, item in doc["paths"].items() for m, op in item.items()}
     assert security["POST /session/trade"] == [{"ServiceToken": []}]
-    for route in ("POST /session/create", "POST /session/approve", "POST /session/deposit",
-                  "POST /session/deposit/submit", "POST /session/revoke", "GET /session/status/{session_id}",
-                  "GET /sessions"):
+    for route in ("POST /session/create", "POST /session/opening/refresh", "POST /session/approve",
+                  "POST /session/deposit", "POST /session/deposit/submit", "POST /session/revoke",
+                  "GET /session/status/{session_id}", "GET /sessions"):
         # One requirement naming all four headers: they are needed together (AND), not as alternatives (OR).
         assert len(security[route]) == 1 and set(security[route][0]) == PARENT_SIGNED, route
     for route in ("GET /healthz", "GET /readyz", "GET /metrics"):

@@ -76,10 +76,10 @@ def _fuzz(base_url: str) -> dict[str, set[int]]:
 async def test_every_operation_answers_within_its_documented_contract(stack: Stack) -> None:
     statuses = await asyncio.to_thread(_fuzz, stack.api.base_url)
 
-    assert set(statuses) >= {"POST /session/create", "POST /session/approve", "POST /session/deposit",
-                             "POST /session/deposit/submit", "POST /session/revoke", "POST /session/trade",
-                             "GET /session/status/{session_id}", "GET /sessions", "GET /healthz", "GET /readyz",
-                             "GET /metrics"}
+    assert set(statuses) >= {"POST /session/create", "POST /session/opening/refresh", "POST /session/approve",
+                             "POST /session/deposit", "POST /session/deposit/submit", "POST /session/revoke",
+                             "POST /session/trade", "GET /session/status/{session_id}", "GET /sessions",
+                             "GET /healthz", "GET /readyz", "GET /metrics"}
     assert 201 in statuses["POST /session/create"]  # generated sessions really were created through the workflow
     assert {401, 422} <= statuses["POST /session/create"]
     assert all(code < 500 for codes in statuses.values() for code in codes), statuses
