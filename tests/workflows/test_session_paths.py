@@ -345,3 +345,18 @@ async def test_a_refreshed_opening_transaction_does_not_invalidate_the_one_alrea
     assert approved.status is SessionState.ACTIVE
     stale = await rejection(handle, REFRESH_OPENING_UPDATE, None)
     assert stale == ErrorType.INVALID_STATE  # nothing to refresh once the session is open
+
+
+async def test_a_program_error_reaches_the_caller_typed_and_a_retried_trade_id_gets_the_same_answer(
+    harness: Harness, parent
+) -> None:
+    created, handle, _ = await harness.open(parent, initial_deposit_lamports=0)  # nothing deposited: nothing to spend
+    trade_id = str(uuid.uuid4())
+
+    first = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id=trade_id, fee_lamports=5_000))
+    again = await rejection(handle, TRADE_UPDATE, TradeRequest(trade_id=trade_id, fee_lamports=5_000))
+
+    assert first == again == ErrorType.program_error("SpendExceedsDeposits")
+    trades = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade")
+    assert [t.status for t in trades] == ["failed"]  # one attempt, recorded; the retry did not sign again
+    await handle.terminate("test over")
