@@ -12,8 +12,8 @@ from temporalio.worker import Worker
 from bench.orchestration import fund_parents, history_profile, lifecycle
 from bench.report import percentile, table
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
-from tests.api.conftest import api_factory
-from tests.api.stack import Stack, stack
+from tests.api.conftest import api_factory, stack
+from tests.api.stack import Stack
 from workflows.messages import SessionState, workflow_id_for
 
 __all__ = ["api_factory", "stack"]  # fixtures, imported so pytest finds them here

@@ -14,8 +14,8 @@ from rich.console import Console
 from demo.flow import DemoOptions, DemoTarget, Reporter, StackNotRunning, run_demo
 from ephemeral_vault.db.embedded import free_tcp_port
 from ephemeral_vault.settings import REPO_ROOT
-from tests.api.conftest import SERVICE_TOKEN, api_factory
-from tests.api.stack import SOL, Stack, stack
+from tests.api.conftest import SERVICE_TOKEN, api_factory, stack
+from tests.api.stack import SOL, Stack
 
 __all__ = ["api_factory", "stack"]  # fixtures, imported so pytest finds them here
 
