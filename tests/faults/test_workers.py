@@ -1,0 +1,54 @@
+"""Worker crashes: `python worker.py` subprocesses killed with SIGKILL while sessions are in flight."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.faults.conftest import World
+
+pytestmark = pytest.mark.slow
+
+SESSIONS = 10
+EXPIRING = 4
+TRADES = 3
+
+
+async def test_worker_killed_with_sigkill_and_restarted(world: World) -> None:
+    (worker,), runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
+    progress = world.driver.progress
+
+    async def crash_and_restart() -> None:
+        await progress.until(lambda p: p.trades_done >= SESSIONS)  # a third of the trades done, the rest in flight
+        worker.sigkill()
+        progress.note("worker killed")
+        await asyncio.sleep(1)
+        await world.restart_worker(worker)
+        progress.note("worker restarted")
+
+    await world.run(runs, crash_and_restart())
+
+    problems = await world.audit(runs)
+    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    assert worker.starts == 2 and len(worker.kills) == 1
+    print(world.report(runs))
+
+
+async def test_two_workers_one_killed_for_good(world: World) -> None:
+    (doomed, survivor), runs = await world.prepare(
+        ["doomed", "survivor"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES
+    )
+    progress = world.driver.progress
+
+    async def crash() -> None:
+        await progress.until(lambda p: p.trades_done >= SESSIONS)
+        doomed.sigkill()
+        progress.note("worker 'doomed' killed; it stays dead")
+
+    await world.run(runs, crash())
+
+    problems = await world.audit(runs)
+    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    assert not doomed.running and survivor.running and survivor.starts == 1
+    print(world.report(runs))
