@@ -177,7 +177,7 @@ class Harness:
         """Let time skip (time-skipping server) until the status query satisfies `condition`."""
         assert self.env is not None and self.env.supports_time_skipping_v1
         async with self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
-            for _ in range(600):
+            for _ in range(2400):  # a bound for a broken workflow, not a timing expectation
                 status = await handle.query(STATUS_QUERY, result_type=SessionStatus)
                 if condition(status):
                     return status

@@ -53,7 +53,7 @@ async def dev_harness(temporal_dev_client: Client, resources: Resources, localne
 
 
 async def wait_for_visibility(client: Client, query: str, expected: int) -> list[str]:
-    for _ in range(100):
+    for _ in range(600):  # visibility is eventually consistent; this only bounds a broken server
         ids = [w.id async for w in client.list_workflows(query)]
         if len(ids) >= expected:
             return ids
