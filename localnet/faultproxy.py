@@ -38,7 +38,7 @@ import httpx
 import uvicorn
 from solders.signature import Signature
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -207,7 +207,10 @@ class FaultProxy:
     # --- the request path ------------------------------------------------------------------------------------------
 
     async def _handle(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=499)  # the client went away (a killed worker): nobody to answer
         if len(body) > MAX_BODY_BYTES:
             return Response("request body too large", status_code=413)
         try:

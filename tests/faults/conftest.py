@@ -1,10 +1,10 @@
-"""Fault-test world: infrastructure this module owns (so it may break it) and real worker subprocesses.
+"""Fault-test world: infrastructure these tests own (so they may break it) and real worker subprocesses.
 
-Module scope (started once, in parallel): an embedded PostgreSQL, a Temporal dev server on a SQLite file, a local node
-with a ledger directory. Function scope (`world`): a fresh database on that server, a task queue of its own, a
-fault proxy in front of the node, a funded cleaner key, a KEK, and `python worker.py` subprocesses configured only
-through their environment — so SIGKILL is a real crash. Teardown kills every process the test started, even when
-the test failed or timed out.
+Package scope (started once for tests/faults, in parallel): an embedded PostgreSQL, a Temporal dev server on a SQLite
+file, a local node with a ledger directory. Function scope (`world`): a fresh database on that server, a task queue of
+its own, a fault proxy in front of the node, a funded cleaner key, a KEK, and `python worker.py` subprocesses
+configured only through their environment — so SIGKILL is a real crash. Teardown kills every process the test
+started, even when the test failed or timed out, and restarts any service a test left down.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Infra:
     node: LocalnetProcess
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def infra() -> Iterator[Infra]:
     if not PROGRAM_SO.is_file():
         pytest.fail(f"{PROGRAM_SO} is missing: run `make program` first")

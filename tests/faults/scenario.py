@@ -85,7 +85,7 @@ INITIAL_DEPOSIT = SOL // 10
 DEPOSIT = SOL // 20
 LONG_DURATION = 3_600
 SHORT_DURATION = 60  # the program's minimum
-EXPIRY_WARP = 38  # chain seconds skipped between opening and approval: ~22 s of session remain for deposit and trades
+EXPIRY_WARP = 44  # chain seconds skipped between opening and approval: ~16 s of session remain for deposit and trades
 RPC_TIMEOUT = timedelta(seconds=10)
 RETRY_PAUSE = 0.5
 MAX_BUSINESS_RETRIES = 8
