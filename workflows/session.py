@@ -758,7 +758,10 @@ class SessionWorkflow:
                 snap = await self._observe_vault()
                 self._apply_observation(snap)
                 if snap.exists and not self._status.revoked_on_chain:
-                    raise _reject(ErrorType.VERIFICATION_FAILED, "revoke_access landed but the vault is still active")
+                    raise _reject(
+                        ErrorType.VERIFICATION_FAILED,
+                        "revoke_access landed but the vault is not inactive with its delegation revoked",
+                    )
                 await workflow.execute_activity_method(
                     DatabaseActivities.record_delegation_event,
                     DelegationRecord(
@@ -878,8 +881,8 @@ class SessionWorkflow:
         self._status.total_deposited = max(self._status.total_deposited, snap.total_deposited)
         self._status.total_spent = max(self._status.total_spent, snap.total_spent)
         self._status.trade_count = max(self._status.trade_count, snap.trade_count)
-        if not snap.is_active and self._status.status is not SessionState.CREATED:
-            self._status.revoked_on_chain = True
+        if not snap.is_active and snap.delegation_revoked and self._status.status is not SessionState.CREATED:
+            self._status.revoked_on_chain = True  # revoke_access's two effects, both seen on chain
 
     async def _observe_vault(self) -> VaultSnapshot:
         assert self._status.vault_pda is not None
