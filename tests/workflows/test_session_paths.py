@@ -8,11 +8,13 @@ import base64
 import json
 import uuid
 
+import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from ephemeral_vault.chain.send import SignedTx
 from ephemeral_vault.db import ledger, session_keys, sessions
@@ -360,3 +362,19 @@ async def test_a_program_error_reaches_the_caller_typed_and_a_retried_trade_id_g
     trades = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade")
     assert [t.status for t in trades] == ["failed"]  # one attempt, recorded; the retry did not sign again
     await handle.terminate("test over")
+
+
+async def test_revoke_before_approval_abandons_the_session_and_shreds_the_key(harness: Harness, parent) -> None:
+    created, handle = await harness.create(parent)
+
+    revoked = await handle.execute_update(
+        REVOKE_UPDATE, RevokeRequest(reason="changed my mind"), result_type=RevokeResult
+    )
+    outcome = await harness.finish(handle)
+
+    assert (revoked.status, revoked.key_shredded, revoked.unsigned_transaction) == (SessionState.ABANDONED, True, None)
+    assert outcome.status is SessionState.ABANDONED
+    assert (await session_keys.load_session_key(harness.pool, uuid.UUID(created.session_id))).is_shredded
+    assert (await sessions.get_session(harness.pool, uuid.UUID(created.session_id))).status == "ABANDONED"
+    with pytest.raises((RPCError, WorkflowUpdateFailedError)):  # completed: nothing can approve it any more
+        await handle.execute_update(APPROVE_UPDATE, ApproveRequest(vault_pda=created.vault_pda))
