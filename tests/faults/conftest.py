@@ -39,6 +39,9 @@ from tests.faults.scenario import SOL, Driver, SessionRun, audit, describe, fund
 # Bounds on hangs (never expectations about speed): a scenario that has not finished by then is reported stuck.
 SCENARIO_TIMEOUT_SECONDS = 240
 AUDIT_TIMEOUT_SECONDS = 120
+# 50 ms slots: a blockhash lives 7.5 s and finalizes in 1.6 s, so proving that a dropped transaction can never land
+# (what a retried trade waits for) takes seconds, not the minute it takes on a real cluster.
+NODE_SLOT_MS = 50
 
 
 @dataclass
@@ -55,7 +58,8 @@ def infra() -> Iterator[Infra]:
         pytest.fail(f"{PROGRAM_SO} is missing: run `make program` first")
     root = Path(tempfile.mkdtemp(prefix="ev-faults-"))
     root.chmod(0o755)  # the unprivileged PostgreSQL user must be able to enter it
-    pg, temporal, node = OwnedPostgres(root / "pg"), TemporalDevProcess(root / "temporal"), LocalnetProcess(root / "n")
+    pg, temporal = OwnedPostgres(root / "pg"), TemporalDevProcess(root / "temporal")
+    node = LocalnetProcess(root / "node", slot_ms=NODE_SLOT_MS)
     infra = Infra(root, pg, temporal, node)
     try:
         with ThreadPoolExecutor(3) as pool:
