@@ -34,7 +34,17 @@ from ephemeral_vault.chain.client import ChainClient
 from ephemeral_vault.settings import PROGRAM_SO
 from localnet.faultproxy import FaultProxy
 from tests.faults.processes import LocalnetProcess, OwnedPostgres, TemporalDevProcess, WorkerProcess
-from tests.faults.scenario import SOL, Driver, SessionRun, audit, describe, fund, plan_sessions, run_sessions
+from tests.faults.scenario import (
+    EXPIRY_WARP,
+    SOL,
+    Driver,
+    SessionRun,
+    audit,
+    describe,
+    fund,
+    plan_sessions,
+    run_sessions,
+)
 
 # Bounds on hangs (never expectations about speed): a scenario that has not finished by then is reported stuck.
 SCENARIO_TIMEOUT_SECONDS = 240
@@ -138,14 +148,21 @@ class World:
         await asyncio.to_thread(worker.wait_ready)
 
     async def prepare(
-        self, workers: list[str], *, sessions: int, expiring: int, trades: int, via_proxy: bool = True
+        self,
+        workers: list[str],
+        *,
+        sessions: int,
+        expiring: int,
+        trades: int,
+        via_proxy: bool = True,
+        expiry_warp: int = EXPIRY_WARP,
     ) -> tuple[list[WorkerProcess], list[SessionRun]]:
         """Start the workers while the parents are funded; plan the sessions."""
         started, parents = await asyncio.gather(
             asyncio.gather(*(self.start_worker(name, via_proxy=via_proxy) for name in workers)),
             fund(self.chain, sessions),
         )
-        self.driver = Driver(self.client, self.task_queue, self.chain, self.infra.node.url)
+        self.driver = Driver(self.client, self.task_queue, self.chain, self.infra.node.url, expiry_warp=expiry_warp)
         self.driver.progress.note("workers polling, parents funded")
         return list(started), plan_sessions(parents, expiring=expiring, trades=trades)
 

@@ -186,6 +186,7 @@ class Driver:
     task_queue: str
     chain: ChainClient  # straight to the node: the wallet's and the auditor's view
     node_url: str
+    expiry_warp: int = EXPIRY_WARP
     progress: Progress = field(default_factory=Progress)
 
     # --- Temporal calls that survive a broken server -----------------------------------------------------------
@@ -361,7 +362,7 @@ async def run_sessions(driver: Driver, runs: list[SessionRun]) -> None:
     async def warp_when_all_opened() -> None:
         await asyncio.gather(*(e.wait() for e in opened.values()))
         if expiring:
-            await rpc_call(driver.node_url, "localnet_warpClock", [EXPIRY_WARP])
+            await rpc_call(driver.node_url, "localnet_warpClock", [driver.expiry_warp])
         warped.set()
 
     async def one(run: SessionRun) -> None:

@@ -13,6 +13,10 @@ pytestmark = pytest.mark.slow
 SESSIONS = 10
 EXPIRING = 4
 TRADES = 3
+# Two workers share twice the sessions until one dies; then the survivor carries all twenty.
+SCALE_SESSIONS = 20
+SCALE_EXPIRING = 8
+SCALE_EXPIRY_WARP = 38  # opening twenty sessions takes longer: leave the expiring ones ~22 s
 
 
 async def test_worker_killed_with_sigkill_and_restarted(world: World) -> None:
@@ -37,12 +41,16 @@ async def test_worker_killed_with_sigkill_and_restarted(world: World) -> None:
 
 async def test_two_workers_one_killed_for_good(world: World) -> None:
     (doomed, survivor), runs = await world.prepare(
-        ["doomed", "survivor"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES
+        ["doomed", "survivor"],
+        sessions=SCALE_SESSIONS,
+        expiring=SCALE_EXPIRING,
+        trades=TRADES,
+        expiry_warp=SCALE_EXPIRY_WARP,
     )
     progress = world.driver.progress
 
     async def crash() -> None:
-        await progress.until(lambda p: p.trades_done >= SESSIONS)
+        await progress.until(lambda p: p.trades_done >= SCALE_SESSIONS)
         doomed.sigkill()
         progress.note("worker 'doomed' killed; it stays dead")
 
