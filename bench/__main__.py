@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=None,
                         help="API requests per level (default 200, BENCH_SCALE=small: 50); at least 1 per client")
     parser.add_argument("--profile-worker", type=Path, default=None, help="cProfile the real worker into FILE")
+    parser.add_argument("--unsandboxed-worker", action="store_true",
+                        help="what-if: run workflows without the sandbox (bench.unsandboxed_worker)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     return parser.parse_args(argv)
 
@@ -56,7 +58,7 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
     total = args.requests or (50 if small() else 200)
     log("Starting the embedded stack on free ports (PostgreSQL, Temporal dev server, local chain, worker, API, "
         "baselines) …")
-    async with bench_stack(profile_worker=args.profile_worker) as stack:
+    async with bench_stack(profile_worker=args.profile_worker, unsandboxed=args.unsandboxed_worker) as stack:
         client = await Client.connect(stack.temporal_address)
         if args.area in ("orchestration", "all"):
             log("\n== Orchestration ==")

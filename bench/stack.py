@@ -124,7 +124,7 @@ def temporal_argv(root: Path, port: int) -> list[str]:
 
 
 @asynccontextmanager
-async def bench_stack(*, profile_worker: Path | None = None) -> AsyncIterator[BenchStack]:
+async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool = False) -> AsyncIterator[BenchStack]:
     if not PROGRAM_SO.exists():
         raise RuntimeError(f"missing {PROGRAM_SO}: run `make program`")
     root = Path(tempfile.mkdtemp(prefix="ev-bench-"))
@@ -155,6 +155,8 @@ async def bench_stack(*, profile_worker: Path | None = None) -> AsyncIterator[Be
         settings = Settings(temporal_address=temporal_address, temporal_task_queue=TASK_QUEUE)
         profile_path = profile_worker  # cProfile writes it when the worker exits (main thread: the activities)
         worker_argv = python_argv(str(REPO_ROOT / "worker.py"))
+        if unsandboxed:
+            worker_argv = python_argv("-m", "bench.unsandboxed_worker")
         if profile_path is not None:
             worker_argv = python_argv("-m", "cProfile", "-o", str(profile_path), str(REPO_ROOT / "worker.py"))
         rpc_probe = b'{"jsonrpc":"2.0","id":1,"method":"getHealth"}'
