@@ -140,6 +140,21 @@ async def ensure_cleaner_funded(resources: Resources) -> None:
         )
 
 
+async def ensure_search_attributes(client: Client) -> None:
+    """Operators filter sessions by these; a cluster without them would fail every workflow task that upserts one."""
+    from temporalio.service import RPCError
+
+    from workflows.client import register_search_attributes
+
+    try:
+        added = await register_search_attributes(client)
+    except RPCError as exc:  # Temporal Cloud: attributes are managed in its console, the call is refused
+        log.warning("could not register search attributes (%s): register them for namespace %s", exc, client.namespace)
+        return
+    if added:
+        log.info("registered search attributes %s", added)
+
+
 async def migrate(dsn: str) -> list[str]:
     import asyncpg
 
@@ -165,6 +180,7 @@ async def run(settings: Settings) -> int:
     applied = await migrate(dsn)
     log.info("migrations applied: %s", applied or "none (up to date)")
     client = await connect_temporal(settings)
+    await ensure_search_attributes(client)
     resources = await open_resources(settings, dsn, client)
     log.info(
         "cleaner key %s; rpc %s; task queue %s",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import (
     SearchAttributeKey,
@@ -22,6 +24,7 @@ from workflows.messages import (
     CREATE_UPDATE,
     SA_PARENT_WALLET,
     SA_SESSION_STATUS,
+    SA_VAULT_PDA,
     SESSION_WORKFLOW_NAME,
     CreateSessionRequest,
     CreateSessionResult,
@@ -93,3 +96,28 @@ async def create_session(
     kwargs = session_start_kwargs(req, task_queue)
     handle = await client.start_workflow(SESSION_WORKFLOW_NAME, SessionWorkflowInput(request=req), **kwargs)
     return await handle.execute_update(CREATE_UPDATE, result_type=CreateSessionResult)
+
+
+SEARCH_ATTRIBUTES = (SA_SESSION_STATUS, SA_PARENT_WALLET, SA_VAULT_PDA)
+
+
+async def register_search_attributes(client: Client) -> list[str]:
+    """Register the Keyword search attributes operators filter sessions by; returns the names it added.
+
+    Idempotent, so every worker calls it at start: the dev server of `make run` gets them from flags already, but a
+    self-hosted cluster (docker-compose's auto-setup image) starts without them, and a workflow that upserts an
+    unregistered attribute fails its task. Temporal Cloud manages attributes through its own console; there the call
+    is refused and the caller logs it.
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = [name for name in SEARCH_ATTRIBUTES if name not in listed.custom_attributes]
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing},
+            )
+        )
+    return missing
