@@ -7,11 +7,9 @@ registered) → local chain with the program → worker → API. Everything logs
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
-import secrets
 import signal
 import sys
 import urllib.request
@@ -71,22 +69,6 @@ def temporal_argv(settings: Settings) -> list[str]:
     for name in SEARCH_ATTRIBUTES:
         argv += ["--search-attribute", f"{name}=Keyword"]
     return argv
-
-
-def dev_kek_env(settings: Settings) -> dict[str, str]:
-    """A development KEK for `make run` when none is configured, kept in var/dev-kek (mode 600) across restarts.
-
-    Production sets KEK_KEYS/KEK_ACTIVE_ID or KEK_PROVIDER=pkcs11; this only spares a newcomer a setup step.
-    """
-    if settings.kek_provider != "env" or settings.kek_keys is not None:
-        return {}
-    path = VAR / "dev-kek"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("dev:" + base64.b64encode(secrets.token_bytes(32)).decode())
-        print(f"  ! no KEK configured: generated a development KEK in {path} (set KEK_KEYS in production)", flush=True)
-    return {"KEK_KEYS": path.read_text().strip(), "KEK_ACTIVE_ID": "dev"}
 
 
 def ensure_database(settings: Settings) -> str:
