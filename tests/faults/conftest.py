@@ -31,7 +31,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from ephemeral_vault.chain.client import ChainClient
-from ephemeral_vault.settings import PROGRAM_SO
+from ephemeral_vault.settings import DEV_PROGRAM_ID, PROGRAM_SO
 from localnet.faultproxy import FaultProxy
 from tests.faults.processes import LocalnetProcess, OwnedPostgres, TemporalDevProcess, WorkerProcess
 from tests.faults.scenario import (
@@ -133,6 +133,11 @@ class World:
             APPROVAL_WINDOW_SECONDS="600",
             # The sweep is not under test here; at 300 s its runs would land at random points of some tests.
             VAULT_SWEEP_INTERVAL_SECONDS="3600",
+            # Pinned so that an operator's .env cannot change what the audit expects.
+            PROGRAM_ID=DEV_PROGRAM_ID,
+            SESSION_FEE_FLOAT_LAMPORTS="5000000",
+            MAX_TRADES_PER_RUN="500",
+            WORKER_MAX_CONCURRENT_ACTIVITIES="50",
         )
         return env
 
@@ -173,8 +178,17 @@ class World:
         jobs = [run_sessions(self.driver, runs)] + ([fault] if fault is not None else [])
         try:
             async with asyncio.timeout(SCENARIO_TIMEOUT_SECONDS):
-                await asyncio.gather(*jobs)
+                # A task group: when one job fails, the others are cancelled (no session keeps retrying after the
+                # test has ended).
+                async with asyncio.TaskGroup() as group:
+                    for job in jobs:
+                        group.create_task(job)
             self.driver.progress.note("all sessions ended")
+        except ExceptionGroup as group:
+            first: BaseException = group
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None  # the first failure, readable (the other jobs were cancelled because of it)
         except TimeoutError:
             stuck = await self.describe_stuck(runs)
             pytest.fail(

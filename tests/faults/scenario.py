@@ -369,7 +369,11 @@ async def run_sessions(driver: Driver, runs: list[SessionRun]) -> None:
         await driver.open(run, opened.get(run.session_id), warped)
         await driver.trade_and_end(run)
 
-    await asyncio.gather(warp_when_all_opened(), *(one(r) for r in runs))
+    # A task group, not gather: if one session fails, the others are cancelled rather than left running.
+    async with asyncio.TaskGroup() as group:
+        group.create_task(warp_when_all_opened())
+        for run in runs:
+            group.create_task(one(run))
 
 
 def describe(runs: list[SessionRun]) -> str:
@@ -502,6 +506,9 @@ async def _audit_one(
         key = await db.fetchrow("SELECT shredded_at, wrapped_dek FROM session_keys WHERE session_id = $1", session_id)
         txs = await db.fetch("SELECT * FROM vault_transactions WHERE session_id = $1", session_id)
         cleanups = await db.fetch("SELECT * FROM cleanup_events WHERE vault_pda = $1", vault)
+        delegations = await db.fetch(
+            "SELECT event, signature FROM delegation_history WHERE session_id = $1", session_id
+        )
     if row is None or row["status"] != "CLEANED":
         p.append(f"sessions.status is {row and row['status']}, expected CLEANED")
     if key is None or key["shredded_at"] is None or key["wrapped_dek"] is not None:
@@ -530,6 +537,13 @@ async def _audit_one(
     for kind, n in expected_kinds.items():
         if kinds.get(kind, 0) != n:
             p.append(f"{kinds.get(kind, 0)} confirmed '{kind}' rows, expected {n}")
+    expected_delegations = {("approved", run.opening_signature)}
+    if run.ending == "revoke":
+        expected_delegations.add(("revoked", revoked[0] if revoked else None))
+    if {(d["event"], d["signature"]) for d in delegations} != expected_delegations or len(delegations) != len(
+        expected_delegations
+    ):
+        p.append(f"delegation_history {[tuple(d) for d in delegations]} != {sorted(expected_delegations, key=str)}")
     trigger = "manual" if run.ending == "revoke" else "timer"
     if len(cleanups) != 1:
         p.append(f"{len(cleanups)} cleanup_events rows")
