@@ -445,15 +445,16 @@ async def _audit_one(
         p.append(f"outcome total_spent {run.outcome.total_spent} != {sum(t.fee for t in ok_trades)}")
     if run.outcome.total_deposited != sum(deposits):
         p.append(f"outcome total_deposited {run.outcome.total_deposited} != {sum(deposits)}")
-    if run.deposit is None or run.deposit.signature is None:
-        p.append(f"the deposit did not go through: {run.deposit}")
-    refused = [t for t in run.trades if t.result is None]
-    # An expiring session may refuse a late trade: by the workflow's clock before anything is signed, or by the
-    # program when a retried attempt (after a crash or an outage) reaches the chain after session_expiry. Either
-    # way the trade must have had no effect, which the chain checks below verify.
+    # An expiring session may refuse a late trade or deposit: by the workflow's clock before anything is signed, or
+    # by the program when a retried attempt (after a crash or an outage) reaches the chain after session_expiry.
+    # Either way it must have had no effect, which the chain checks below verify.
     allowed_refusals = (
         {ErrorType.SESSION_EXPIRED, ErrorType.program_error("SessionExpired")} if run.ending == "expire" else set()
     )
+    deposited = run.deposit is not None and run.deposit.signature is not None
+    if not deposited and (run.deposit is None or run.deposit.error not in allowed_refusals):
+        p.append(f"the deposit did not go through: {run.deposit}")
+    refused = [t for t in run.trades if t.result is None]
     for t in refused:
         if t.error not in allowed_refusals:
             p.append(f"trade {t.trade_id} failed with {t.error}")
@@ -533,7 +534,12 @@ async def _audit_one(
     if dict(db_trades) != dict.fromkeys(expected_trades, 1):
         p.append(f"confirmed trade rows per trade_ref {dict(db_trades)} != one per executed trade")
     kinds = Counter(r["kind"] for r in txs if r["status"] == "confirmed")
-    expected_kinds = {"open": 1, "deposit": 1, "cleanup": 1, "revoke": 1 if run.ending == "revoke" else 0}
+    expected_kinds = {
+        "open": 1,
+        "deposit": 1 if deposited else 0,
+        "cleanup": 1,
+        "revoke": 1 if run.ending == "revoke" else 0,
+    }
     for kind, n in expected_kinds.items():
         if kinds.get(kind, 0) != n:
             p.append(f"{kinds.get(kind, 0)} confirmed '{kind}' rows, expected {n}")
