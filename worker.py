@@ -176,6 +176,8 @@ def database_url(settings: Settings) -> str:
 
 
 async def run(settings: Settings) -> int:
+    from ephemeral_vault.chain.client import redact_url
+
     dsn = database_url(settings)
     applied = await migrate(dsn)
     log.info("migrations applied: %s", applied or "none (up to date)")
@@ -185,7 +187,7 @@ async def run(settings: Settings) -> int:
     log.info(
         "cleaner key %s; rpc %s; task queue %s",
         resources.cleaner.pubkey(),
-        settings.solana_rpc_url,
+        redact_url(settings.solana_rpc_url),  # hosted RPC URLs carry API keys
         settings.temporal_task_queue,
     )
     await ensure_cleaner_funded(resources)

@@ -52,7 +52,7 @@ class BenchStack:
     rpc_url: str
     api_url: str
     bare_url: str
-    service_token: str
+    service_token: str = field(repr=False)
     supervisor: Supervisor
     postgres: EmbeddedPostgres
     profile_path: Path | None = None

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from demo.flow import MIN_SESSION_SECONDS, DemoError, DemoOptions, DemoTarget, Reporter, StackNotRunning, run_demo
 from devstack.dev_env import DEV_ENV_PATH, read_env_file
+from ephemeral_vault.chain.client import redact_url
 from ephemeral_vault.settings import Settings, get_settings
 
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     options = DemoOptions(trades=args.trades, expire=args.expire, session_seconds=args.session_seconds)
     console = Console(highlight=False, soft_wrap=True)
     mode = "expire" if options.expire else "revoke"
-    console.print(f"[bold]Ephemeral Vault demo[/] — API {target.api_url}, chain {target.rpc_url}, "
+    console.print(f"[bold]Ephemeral Vault demo[/] — API {target.api_url}, chain {redact_url(target.rpc_url)}, "
                   f"{options.trades} trades, then {mode}")
     try:
         result = asyncio.run(run_demo(target, options, Reporter(console)))

@@ -27,7 +27,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from api.client_auth import ParentWalletAuth
-from ephemeral_vault.chain.client import ChainClient
+from ephemeral_vault.chain.client import ChainClient, redact_url
 
 SOL = 1_000_000_000
 FINAL_STATUSES = ("CLEANED", "ABANDONED")
@@ -49,7 +49,7 @@ class DemoTarget:
 
     api_url: str
     rpc_url: str
-    service_token: str | None
+    service_token: str | None = field(repr=False)
     temporal_ui_url: str | None = "http://127.0.0.1:8233"
     namespace: str = "default"
     temporal_address: str | None = None  # set to check that a worker polls `task_queue` before starting
@@ -204,9 +204,9 @@ async def preflight(target: DemoTarget) -> None:
         try:
             health = await http.post(target.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"})
         except httpx.TransportError:
-            raise StackNotRunning(f"the chain does not answer at {target.rpc_url}. {hint}") from None
+            raise StackNotRunning(f"the chain does not answer at {redact_url(target.rpc_url)}. {hint}") from None
         if health.status_code != 200 or health.json().get("result") != "ok":
-            raise StackNotRunning(f"the chain at {target.rpc_url} is not healthy. {hint}")
+            raise StackNotRunning(f"the chain at {redact_url(target.rpc_url)} is not healthy. {hint}")
     if not target.service_token:
         raise DemoError(
             "no API_SERVICE_TOKEN: the demo trades as the DEX integration. `make run` writes one to "
@@ -260,9 +260,9 @@ class _Flow:
     chain: ChainClient
     http: httpx.AsyncClient  # signs every request with the parent wallet
     dex: httpx.AsyncClient  # the DEX integration: bearer token, no wallet
-    parent: Keypair
+    parent: Keypair = field(repr=False)  # solders' Keypair repr prints the secret bytes
     wallet: str
-    trade_headers: dict[str, str]
+    trade_headers: dict[str, str] = field(repr=False)  # carries the service token
     result: DemoResult | None = None
 
     async def balances(self, step: str) -> Balances:

@@ -14,6 +14,7 @@ import signal
 import sys
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
@@ -164,6 +165,15 @@ async def service_start_or_stop(sup: Supervisor, service: Service, stop: asyncio
             await start
 
 
+def without_password(dsn: str) -> str:
+    """The DSN as operators need it, minus the password a DATABASE_URL may carry (terminals end up in logs)."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def print_where_things_are(settings: Settings, dsn: str) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(
@@ -175,7 +185,7 @@ Ephemeral Vault is running. Ctrl-C stops everything.
   Temporal       {settings.temporal_address}  namespace={settings.temporal_namespace}
                  task queue {settings.temporal_task_queue}
   Solana RPC     http://{settings.localnet_host}:{settings.localnet_port}   program {settings.program_id}
-  PostgreSQL     {dsn}
+  PostgreSQL     {without_password(dsn)}
   Logs           {VAR / "log"}
 Try `make demo` in another terminal.""",
         flush=True,

@@ -79,8 +79,8 @@ class NewSessionKey:
     session_id: uuid.UUID
     ephemeral_pubkey: str
     kek_id: str
-    wrapped_dek: bytes | None
-    dek_nonce: bytes | None
+    wrapped_dek: bytes | None = field(repr=False)
+    dek_nonce: bytes | None = field(repr=False)
     secret_ciphertext: bytes = field(repr=False)
     secret_nonce: bytes = field(repr=False)
     alg: str
