@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -22,8 +22,8 @@ from ephemeral_vault.custody import KekProvider
 class Resources:
     pool: asyncpg.Pool
     chain: ChainClient
-    kek: KekProvider
-    cleaner: Keypair
+    kek: KekProvider = field(repr=False)
+    cleaner: Keypair = field(repr=False)
     temporal: Client | None = None  # the sweep asks Temporal which sessions a running workflow owns
     fee_float_lamports: int = 5_000_000
     approval_window_seconds: int = 600
