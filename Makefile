@@ -24,7 +24,7 @@ venv: $(STAMP)
 
 # Debian packages: clang-19 builds the program, softhsm2 is the PKCS#11 token the custody tests use.
 toolchain:
-	@scripts/ensure-apt.sh clang-19=clang-19 softhsm2-util=softhsm2
+	@scripts/ensure-apt.sh clang-19=clang-19 softhsm2-util=softhsm2 zstd=zstd curl=curl node=nodejs npm=npm
 
 # npm packages the tests use (the Compose schema; the official Solana JS client). Each folder pins its own lockfile.
 NODE_DIRS := $(patsubst %/package.json,%,$(shell find tests -name package.json -not -path '*/node_modules/*'))
