@@ -106,13 +106,20 @@ def _encode_cursor(session: Session) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Only a cursor `_encode_cursor` could have produced: anything that does not re-encode to the same string (other
+    offsets, out-of-range times, stray characters) is refused here rather than reaching the database."""
     try:
         created_at, session_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         parsed = datetime.fromisoformat(created_at)
         if parsed.tzinfo is None:
             raise ValueError("naive time")
-        return parsed, uuid.UUID(session_id)
-    except (ValueError, UnicodeDecodeError):
+        parsed = parsed.astimezone(UTC)  # OverflowError for e.g. year 1 at +14:00
+        parsed_id = uuid.UUID(session_id)
+        raw = f"{parsed.isoformat()}|{parsed_id}"
+        if base64.urlsafe_b64encode(raw.encode()).decode() != cursor:
+            raise ValueError("not canonical")
+        return parsed, parsed_id
+    except (ValueError, OverflowError, UnicodeError):
         raise InvalidRecordError("cursor", "not a cursor returned by list_sessions_by_parent") from None
 
 

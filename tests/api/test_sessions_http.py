@@ -179,6 +179,17 @@ async def test_forged_cursor_is_422(api: ApiInstance, parent: Keypair) -> None:
     assert _error(response)["field"] == "query.cursor"
 
 
+async def test_cursor_out_of_the_databases_range_is_422_not_503(api: ApiInstance, parent: Keypair) -> None:
+    # "0001-01-01T00:00:00+14:00|<nil uuid>": a parseable time that is before year 1 in UTC, which the driver cannot
+    # encode; it used to surface as a DataError and be reported as 503 database_unavailable.
+    cursor = "MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHwwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="
+    async with api.client(parent) as http:
+        response = await http.get("/sessions", params={"cursor": cursor})
+    assert response.status_code == 422
+    error = _error(response)
+    assert (error["code"], error["field"]) == ("validation_error", "query.cursor")
+
+
 async def test_rejected_values_are_never_echoed(api: ApiInstance, parent: Keypair) -> None:
     marker = "SECRETMARKER" * 4
     async with api.client(parent) as http:

@@ -1,3 +1,4 @@
+import base64
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,31 @@ async def test_sessions_by_parent_are_paged_newest_first(db_pool: asyncpg.Pool) 
 async def test_a_forged_cursor_is_a_clear_error(db_pool: asyncpg.Pool) -> None:
     with pytest.raises(InvalidRecordError, match="cursor"):
         await list_sessions_by_parent(db_pool, pubkey(), cursor="bm90IGEgY3Vyc29y")
+
+
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+@pytest.mark.parametrize("raw", [
+    "0001-01-01T00:00:00+14:00|00000000-0000-0000-0000-000000000000",  # before year 1 in UTC: cannot be encoded
+    "9999-12-31T23:59:59-14:00|00000000-0000-0000-0000-000000000000",  # after year 9999 in UTC
+    "2026-01-01T12:00:00+02:00|00000000-0000-0000-0000-000000000000",  # valid time, but not how cursors are written
+    "2026-01-01T10:00:00+00:00|{00000000-0000-0000-0000-000000000000}",  # a UUID spelling cursors never use
+])
+async def test_a_cursor_that_is_not_canonical_is_a_clear_error(db_pool: asyncpg.Pool, raw: str) -> None:
+    with pytest.raises(InvalidRecordError, match="cursor"):
+        await list_sessions_by_parent(db_pool, pubkey(), cursor=_cursor(raw))
+
+
+async def test_a_returned_cursor_round_trips_through_strict_decoding(db_pool: asyncpg.Pool) -> None:
+    parent = pubkey()
+    for _ in range(2):
+        await created_session(db_pool, parent_wallet=parent)
+    first = await list_sessions_by_parent(db_pool, parent, limit=1)
+    assert first.next_cursor is not None
+    second = await list_sessions_by_parent(db_pool, parent, limit=1, cursor=first.next_cursor)
+    assert len(second.items) == 1 and second.items[0].id != first.items[0].id
 
 
 async def test_expired_sessions_are_listed_for_the_sweeper(db_pool: asyncpg.Pool) -> None:
