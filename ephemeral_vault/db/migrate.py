@@ -41,6 +41,10 @@ class MigrationChecksumError(MigrationError):
     """An applied migration file was edited after it ran."""
 
 
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL cannot be used to connect (bad port, unknown sslmode, …). The message never contains the URL."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -143,11 +147,28 @@ async def _migrate_from_settings() -> list[str]:
     dsn = settings.database_url
     if dsn is None:
         dsn = EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port).start()
-    conn = await asyncpg.connect(dsn)
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (ValueError, OverflowError) as err:
+        # ValueError includes asyncpg's ClientConfigurationError; OverflowError: a port outside 0..65535.
+        raise DatabaseUrlError(f"DATABASE_URL is not a usable PostgreSQL URL: {_redact(str(err), dsn)}") from None
     try:
         return await apply_migrations(conn)
     finally:
         await conn.close()
+
+
+def _redact(message: str, dsn: str) -> str:
+    """`message` without the DSN, its user:password part or a `password=` parameter (the error texts of the URL
+    parsers may quote any of them)."""
+    secrets = [dsn, *re.findall(r"[?&]password=([^&]*)", dsn)]
+    userinfo = re.match(r"^[^:/]+://([^/?#]*)@", dsn)
+    if userinfo:
+        secrets.append(userinfo[1])
+        secrets.append(userinfo[1].partition(":")[2])
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 def main() -> int:
@@ -155,7 +176,7 @@ def main() -> int:
 
     try:
         applied = asyncio.run(_migrate_from_settings())
-    except (MigrationError, EmbeddedPostgresError, asyncpg.PostgresError, OSError) as err:
+    except (MigrationError, DatabaseUrlError, EmbeddedPostgresError, asyncpg.PostgresError, OSError) as err:
         # OSError: the server is unreachable (connection refused, unknown host)
         print(f"migrate: {err}", file=sys.stderr)
         return 1
