@@ -732,6 +732,8 @@ class SessionWorkflow:
             # shredded before anything else happens (its fee float swept back first: only the key can move it).
             self._revoke_started = True
             self._status.status = SessionState.REVOKED
+            # A trade already signed may still land and reimburse the fee float: sweep only after it has.
+            await workflow.wait_condition(lambda: not self._trades_in_flight)
             await self._retire_key()
             await self._set_status(SessionState.REVOKED, details={"reason": req.reason[:200]}, force=True)
             self._revoke_recorded = True

@@ -12,7 +12,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -208,6 +208,50 @@ async def test_revoke_shreds_the_key_at_once_then_settles_on_chain_and_cleans_up
     assert [(c.signature, c.trigger) for c in cleanups] == [(outcome.cleanup_signature, "manual")]
     assert (await sessions.get_session(harness.pool, uuid.UUID(created.session_id))).status == "CLEANED"
     await harness.export_history(handle, "revoke")
+
+
+async def test_revoke_waits_for_a_trade_in_flight_before_sweeping_the_fee_float(harness: Harness, parent) -> None:
+    """A trade already signed reimburses its fee to the session key when it lands: the revoke's sweep (then shred)
+    must come after it, or that reimbursement is stranded on a key nobody can sign for again."""
+    created, handle, _ = await harness.open(parent)
+    trade_id = str(uuid.uuid4())
+    in_flight = await handle.start_update(
+        TRADE_UPDATE,
+        TradeRequest(trade_id=trade_id, fee_lamports=5_000),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        result_type=TradeResult,
+    )
+    revoked = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(reason="done"), result_type=RevokeResult)
+    traded = await in_flight.result()
+    assert revoked.unsigned_transaction is not None
+    await handle.execute_update(
+        REVOKE_UPDATE,
+        RevokeRequest(signed_transaction=wallet_sign(revoked.unsigned_transaction, parent)),
+        result_type=RevokeResult,
+    )
+    outcome = await harness.finish(handle)
+
+    assert traded.trade_count == 1 and traded.signature
+    assert outcome.status is SessionState.CLEANED
+    assert await harness.chain.balance(Pubkey.from_string(created.ephemeral_pubkey)) == 0  # nothing stranded
+    events = (await handle.fetch_history()).events
+    trade_done = sweep_scheduled = None
+    scheduled_type = {}
+    for i, e in enumerate(events):
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            name = e.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled_type[e.event_id] = name
+            if name == "sweep_fee_float" and sweep_scheduled is None:
+                sweep_scheduled = i
+        if e.HasField("activity_task_completed_event_attributes"):
+            if scheduled_type[e.activity_task_completed_event_attributes.scheduled_event_id] == "execute_trade_onchain":
+                trade_done = i
+    assert trade_done is not None and sweep_scheduled is not None
+    assert trade_done < sweep_scheduled  # the sweep was scheduled only once the trade had landed
+    sweeps = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="sweep")
+    assert [s.status for s in sweeps] == ["confirmed"]
+    trades = await ledger.list_transactions(harness.pool, uuid.UUID(created.session_id), kind="trade")
+    assert [(str(t.trade_ref), t.status) for t in trades] == [(trade_id, "confirmed")]
 
 
 async def test_expiry_cleans_up_once_the_chain_clock_has_passed_session_expiry(harness: Harness, parent) -> None:
