@@ -15,11 +15,9 @@ server jumps hours; the local chain only moves when warped), so "not yet expired
 from __future__ import annotations
 
 import asyncio
-import struct
 import uuid
 from typing import Any
 
-import httpx
 from solana.rpc.commitment import Finalized
 from solders.message import Message
 from solders.pubkey import Pubkey
@@ -53,7 +51,6 @@ from ephemeral_vault.chain.errors import (
     BlockhashExpired,
     ChainError,
     FinalChainError,
-    RetryableRpcError,
     SignedTransactionMismatch,
 )
 from ephemeral_vault.chain.events import TradeExecuted, VaultCleaned, events_of_type
@@ -80,35 +77,6 @@ from ephemeral_vault.deposit_calculator import (
     calculate_deposit,
 )
 from workflows.messages import ErrorType
-
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
-
-
-# --- thin adapters over ChainClient for what it does not expose (reported to G) -----------------------------------
-
-
-async def chain_unix_time(chain: ChainClient) -> int:
-    """The Clock sysvar's unix_timestamp: what the program compares `session_expiry` against.
-    Layout: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64, unix_timestamp i64."""
-    raw = await chain.raw_account(CLOCK_SYSVAR)
-    if raw is None or len(raw.data) < 40:
-        raise RetryableRpcError("the node returned no Clock sysvar")
-    return struct.unpack_from("<q", raw.data, 32)[0]
-
-
-async def _json_rpc(chain: ChainClient, method: str, params: list[Any]) -> Any:
-    """A plain JSON-RPC call for the few methods solana-py 0.36 lacks (getRecentPrioritizationFees)."""
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            resp = await http.post(chain.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    except httpx.HTTPError as exc:
-        raise RetryableRpcError(f"{method}: {type(exc).__name__}") from None
-    if resp.status_code >= 500 or resp.status_code == 429:
-        raise RetryableRpcError(f"{method}: HTTP {resp.status_code}")
-    body = resp.json()
-    if "error" in body:
-        raise RetryableRpcError(f"{method}: {body['error'].get('message', 'error')}")
-    return body.get("result")
 
 
 def _offered(u: UnsignedTx) -> OfferedTransaction:
@@ -311,7 +279,7 @@ class ChainActivities:
 
     async def _snapshot(self, vault_pk: Pubkey) -> VaultSnapshot:
         try:
-            now = await chain_unix_time(self.chain)
+            now = await self.chain.clock_unix_timestamp()
             try:
                 vault = await self.chain.fetch_vault(vault_pk)
             except AccountNotFound:
@@ -371,8 +339,10 @@ class ChainActivities:
                     ErrorType.DEPOSIT_UNAVAILABLE, f"{amount} lamports exceed the headroom {headroom} under max_deposit"
                 )
         else:
-            fees_raw = await _json_rpc(self.chain, "getRecentPrioritizationFees", [[req.vault_pda]])
-            fees = tuple(int(f["prioritizationFee"]) for f in fees_raw or [])
+            try:
+                fees = tuple(await self.chain.recent_prioritization_fees([vault_pk]))
+            except ChainError as exc:
+                raise from_chain_error(exc) from None
             try:
                 plan = calculate_deposit(
                     DepositInputs(
@@ -548,7 +518,7 @@ class ChainActivities:
                 return await self._already_closed(session_id, req)
             if vault.parent != parent:
                 raise business(ErrorType.VERIFICATION_FAILED, f"vault {vault_pk} belongs to {vault.parent}")
-            now = await chain_unix_time(self.chain)
+            now = await self.chain.clock_unix_timestamp()
             if vault.is_active and now < vault.session_expiry:
                 raise retryable(
                     "SessionNotExpiredOnChain",

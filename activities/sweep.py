@@ -14,7 +14,6 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.chain import chain_unix_time
 from activities.errors import from_chain_error
 from activities.models import OrphanScan, OrphanVault, SessionRef
 from activities.resources import Resources
@@ -43,7 +42,7 @@ class SweepActivities:
     @activity.defn
     async def find_orphaned_vaults(self, req: VaultSweepInput) -> OrphanScan:
         try:
-            now = await chain_unix_time(self.r.chain)
+            now = await self.r.chain.clock_unix_timestamp()
             vaults = await self.r.chain.program_vaults()
         except ChainError as exc:
             raise from_chain_error(exc) from None
