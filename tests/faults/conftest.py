@@ -50,7 +50,8 @@ from tests.faults.scenario import (
 SCENARIO_TIMEOUT_SECONDS = 240
 AUDIT_TIMEOUT_SECONDS = 120
 # 50 ms slots: a blockhash lives 7.5 s and finalizes in 1.6 s, so proving that a dropped transaction can never land
-# (what a retried trade waits for) takes seconds, not the minute it takes on a real cluster.
+# (what a retried trade waits for) takes seconds, not the minute it takes on a real cluster. An offer that expires
+# before its signed copy gets through (a slow step under load, a fault) is re-offered and signed again by the driver.
 NODE_SLOT_MS = 50
 
 

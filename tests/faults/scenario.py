@@ -57,6 +57,7 @@ from workflows.client import create_session
 from workflows.messages import (
     APPROVE_UPDATE,
     QUOTE_DEPOSIT_UPDATE,
+    REFRESH_OPENING_UPDATE,
     REVOKE_UPDATE,
     SUBMIT_DEPOSIT_UPDATE,
     TRADE_UPDATE,
@@ -89,6 +90,7 @@ EXPIRY_WARP = 44  # chain seconds skipped between opening and approval: ~16 s of
 RPC_TIMEOUT = timedelta(seconds=10)
 RETRY_PAUSE = 0.5
 MAX_BUSINESS_RETRIES = 8
+NO_ARG = object()  # an update without an argument
 
 
 async def rpc_call(url: str, method: str, params: list[Any]) -> Any:
@@ -142,6 +144,7 @@ class SessionRun:
     deposit: DepositRecord | None = None
     revoke_signature: str | None = None
     abandoned_revoke_signatures: list[str] = field(default_factory=list)
+    abandoned_opening_signatures: list[str] = field(default_factory=list)  # signed copies, refused and re-offered
     outcome: SessionOutcome | None = None
     stage: str = "planned"
 
@@ -204,13 +207,14 @@ class Driver:
     async def update(self, run: SessionRun, name: str, arg: Any, result_type: type[T], key: str) -> T:
         """An update that is repeated (same id) across transport failures, and (new id) after ServiceUnavailable."""
         handle = self.client.get_workflow_handle(run.workflow_id)
+        args = [] if arg is NO_ARG else [arg]
         for attempt in range(MAX_BUSINESS_RETRIES):
             update_id = f"{key}-{attempt}"
             try:
                 return await self._transport(
                     name,
                     lambda update_id=update_id: handle.execute_update(
-                        name, arg, id=update_id, result_type=result_type, rpc_timeout=RPC_TIMEOUT
+                        name, args=args, id=update_id, result_type=result_type, rpc_timeout=RPC_TIMEOUT
                     ),
                 )
             except WorkflowUpdateFailedError as err:
@@ -235,24 +239,46 @@ class Driver:
         )
         run.stage = "creating"
         run.created = await self._transport("create", lambda: create_session(self.client, req, self.task_queue))
-        signed_open = wallet_sign(run.created.unsigned_transaction, run.parent)
-        run.opening_signature = signature_of(signed_open)
-        if run.ending == "expire":
-            assert opened is not None and warped is not None
-            run.stage = "wallet-submitting"
-            # The wallet sends the opening itself; the backend will find the signature already landed.
-            await rpc_call(self.node_url, "sendTransaction", [signed_open, {"encoding": "base64"}])
-            await self.chain.wait_for_signature(run.opening_signature)
-            opened.set()
-            await warped.wait()
-        run.stage = "approving"
-        run.approved = await self.update(
-            run,
-            APPROVE_UPDATE,
-            ApproveRequest(vault_pda=run.created.vault_pda, signed_transaction=signed_open),
-            ApproveResult,
-            "approve",
-        )
+        unsigned = run.created.unsigned_transaction
+        for attempt in range(MAX_BUSINESS_RETRIES):
+            if attempt:
+                # The offered opening's blockhash expired before the signed copy got through (a slow step, a
+                # fault): ask for a fresh one and sign again, as a wallet would.
+                run.abandoned_opening_signatures.append(run.opening_signature or "")
+                self.progress.business_retries["opening re-sign"] += 1
+                fresh = await self.update(
+                    run, REFRESH_OPENING_UPDATE, NO_ARG, CreateSessionResult, f"refresh-{attempt}"
+                )
+                unsigned = fresh.unsigned_transaction
+            signed_open = wallet_sign(unsigned, run.parent)
+            run.opening_signature = signature_of(signed_open)
+            if run.ending == "expire":
+                assert opened is not None and warped is not None
+                run.stage = "wallet-submitting"
+                # The wallet sends the opening itself; the backend will find the signature already landed.
+                try:
+                    await rpc_call(self.node_url, "sendTransaction", [signed_open, {"encoding": "base64"}])
+                except RuntimeError:
+                    continue  # refused (its blockhash expired): re-offer
+                await self.chain.wait_for_signature(run.opening_signature)
+                opened.set()
+                await warped.wait()
+            run.stage = "approving"
+            try:
+                run.approved = await self.update(
+                    run,
+                    APPROVE_UPDATE,
+                    ApproveRequest(vault_pda=run.created.vault_pda, signed_transaction=signed_open),
+                    ApproveResult,
+                    f"approve-{attempt}",
+                )
+            except WorkflowUpdateFailedError as err:
+                if error_type(err) != ErrorType.INVALID_TRANSACTION or run.ending == "expire":
+                    raise
+                continue
+            break
+        else:
+            raise AssertionError(f"session {run.session_id}: never approved")
         self.progress.bump("sessions_active")
         self.progress.note(f"session {run.index} ({run.ending}) ACTIVE")
 
@@ -497,7 +523,8 @@ async def _audit_one(
     ephemeral = Pubkey.from_string(run.created.ephemeral_pubkey)
     if (left := await chain.balance(ephemeral)) != 0:
         p.append(f"{left} lamports left on the ephemeral key (fee float not swept)")
-    for sig in ([run.deposit.abandoned_signatures] if run.deposit else [[]])[0] + run.abandoned_revoke_signatures:
+    resigned = (run.deposit.abandoned_signatures if run.deposit else []) + run.abandoned_revoke_signatures
+    for sig in resigned + run.abandoned_opening_signatures:
         if await _landed_ok(chain, sig):
             p.append(f"a refused parent-signed transaction {sig} landed anyway")
 
