@@ -98,12 +98,31 @@ def _listen(host: str, port: int) -> socket.socket:
     # Accepted sockets inherit this. Without it, small responses wait out delayed ACKs (~40 ms per request): uvicorn
     # sets it itself only on sockets it binds.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
-def serve(app: Starlette, host: str, ports: list[int]) -> None:
-    """Serve `app` on every port from one uvicorn server (one set of signal handlers, one clean shutdown)."""
-    sockets = [_listen(host, port) for port in ports]
+def listen(host: str, ports: list[int]) -> list[socket.socket]:
+    """Bound sockets for `serve`, one per port; on an OSError (port in use, unknown host) none is left open."""
+    sockets: list[socket.socket] = []
+    try:
+        for port in ports:
+            sockets.append(_listen(host, port))
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def serve(app: Starlette, host: str, ports: list[int], sockets: list[socket.socket] | None = None) -> None:
+    """Serve `app` on every port from one uvicorn server (one set of signal handlers, one clean shutdown). `sockets`:
+    already bound by `listen(host, ports)`, so a caller can report a taken port before doing anything else."""
+    if sockets is None:
+        sockets = listen(host, ports)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     asyncio.run(server.serve(sockets=sockets))

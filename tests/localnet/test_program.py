@@ -17,6 +17,7 @@ from solders.transaction import Transaction
 from ephemeral_vault.chain import instructions
 from ephemeral_vault.chain.accounts import EPHEMERAL_VAULT, account_discriminator
 from ephemeral_vault.chain.pdas import SessionAddresses
+from ephemeral_vault.db.embedded import free_tcp_port
 from ephemeral_vault.settings import DEV_PROGRAM_ID, PROGRAM_SO, REPO_ROOT
 from localnet.loader import BPF_LOADER_UPGRADEABLE_ID, PROGRAMDATA_METADATA_SIZE, programdata_address
 from tests.localnet.rpc_client import LAMPORTS_PER_SOL, RpcClient
@@ -153,9 +154,10 @@ def test_program_reads_the_nodes_clock_and_warping_it_lets_cleanup_through(local
 
 def test_missing_program_file_fails_clearly() -> None:
     missing = REPO_ROOT / "var" / "no-such-program.so"
+    port = free_tcp_port()  # the node binds its port before it looks for the program
 
     run = subprocess.run(
-        [sys.executable, "-m", "localnet", "--port", "0", "--program-so", str(missing)],
+        [sys.executable, "-m", "localnet", "--port", str(port), "--ws-port", str(port), "--program-so", str(missing)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
