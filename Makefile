@@ -22,7 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages: clang-19 builds the program, softhsm2 is the PKCS#11 token the custody tests use.
+# Debian packages: clang-19 builds the program, softhsm2 is the PKCS#11 token of the custody tests; zstd, curl,
+# Node.js and npm are used by tests (compressed account reads, the curl examples, the official JS client).
 toolchain:
 	@scripts/ensure-apt.sh clang-19=clang-19 softhsm2-util=softhsm2 zstd=zstd curl=curl node=nodejs npm=npm
 
