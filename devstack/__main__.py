@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
+from ephemeral_vault.db.embedded import EmbeddedPostgres
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
 
 VAR = REPO_ROOT / "var"
@@ -72,15 +73,17 @@ def temporal_argv(settings: Settings) -> list[str]:
     return argv
 
 
-def ensure_database(settings: Settings) -> str:
+def ensure_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN, and the embedded server when this run started it (so Ctrl-C stops it too; one found already
+    running belongs to someone else and is left alone)."""
     if settings.database_url:
         print("  ✓ PostgreSQL from DATABASE_URL", flush=True)
-        return settings.database_url
-    from ephemeral_vault.db.embedded import EmbeddedPostgres
-
-    dsn = EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port).start()
+        return settings.database_url, None
+    server = EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port)
+    owned = not server.is_running()
+    dsn = server.start()
     print(f"  ✓ embedded PostgreSQL ready ({settings.embedded_pg_dir}, {dsn})", flush=True)
-    return dsn
+    return dsn, server if owned else None
 
 
 async def run_stack() -> int:
@@ -89,9 +92,18 @@ async def run_stack() -> int:
     if not PROGRAM_SO.exists():
         print(f"missing {PROGRAM_SO}: run `make program`", file=sys.stderr)
         return 2
-    sup = Supervisor(VAR / "log")
     print("Ephemeral Vault — starting the local stack", flush=True)
-    dsn = await asyncio.to_thread(ensure_database, settings)
+    dsn, owned_postgres = await asyncio.to_thread(ensure_database, settings)
+    try:
+        return await run_services(settings, dsn)
+    finally:
+        if owned_postgres is not None:
+            print("  stopping PostgreSQL", flush=True)
+            await asyncio.to_thread(owned_postgres.stop)
+
+
+async def run_services(settings: Settings, dsn: str) -> int:
+    sup = Supervisor(VAR / "log")
     dev_values, generated = ensure_dev_env(settings)
     env = {"DATABASE_URL": dsn, **dev_values}
     os.environ.update(env)
