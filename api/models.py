@@ -14,14 +14,15 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+# Program bounds (docs/program-abi.md): checked here so a bad value is a 422 naming the field, before any workflow.
+from ephemeral_vault.program_limits import (
+    MAX_DEPOSIT_LIMIT,
+    MAX_FEE_PER_TRADE,
+    MAX_SESSION_DURATION,
+    MIN_SESSION_DURATION,
+)
 from workflows.messages import SessionState
 
-# Program bounds (docs/program-abi.md): checked here so a bad value is a 422 naming the field, before any workflow.
-MIN_SESSION_DURATION = 60
-MAX_SESSION_DURATION = 86_400
-LAMPORTS_PER_SOL = 1_000_000_000
-MAX_DEPOSIT_LIMIT = 1_000 * LAMPORTS_PER_SOL
-MAX_FEE_PER_TRADE = 1_000_000
 MAX_EXPECTED_TRADES = 100_000
 # A Solana transaction is at most 1232 bytes on the wire: 1644 characters of base64.
 MAX_TRANSACTION_B64 = 1644

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ephemeral_vault.program_limits import MAX_DEPOSIT_LIMIT, MAX_FEE_PER_TRADE
+
 # Compute units of one `execute_trade` (owner/discriminator/signer checks, Clock read, lamport move, `sol_log_data`
 # event): 910 CU measured in LiteSVM with every feature active (04:35 UTC 2026-11-28), rounded up. Must match what
 # `make bench-program` prints for execute_trade; tests/program/test_trade_fee_budget.py fails when the program
@@ -43,9 +45,6 @@ DEFAULT_TRADE_COMPUTE_UNIT_LIMIT = 2 * (EXECUTE_TRADE_COMPUTE_UNITS + 2 * COMPUT
 MAX_TRANSACTION_COMPUTE_UNITS = 1_400_000
 SIGNATURE_FEE_LAMPORTS = 5_000
 MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
-# Mirrors of the program's constants (docs/program-abi.md, programs/ephemeral_vault/src/constants.h).
-MAX_FEE_PER_TRADE = 1_000_000
-MAX_DEPOSIT_LIMIT = 1_000 * 1_000_000_000
 U64_MAX = 2**64 - 1
 BPS = 10_000
 MAX_SAFETY_MARGIN_BPS = 10 * BPS  # +1000 %: anything above is a typo, not a margin

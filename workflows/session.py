@@ -54,6 +54,12 @@ with workflow.unsafe.imports_passed_through():
         VaultSnapshot,
         VerifyVaultInput,
     )
+    from ephemeral_vault.program_limits import (
+        MAX_DEPOSIT_LIMIT,
+        MAX_FEE_PER_TRADE,
+        MAX_SESSION_DURATION,
+        MIN_SESSION_DURATION,
+    )
     from workflows.messages import (
         APPROVE_UPDATE,
         CREATE_UPDATE,
@@ -94,11 +100,7 @@ SESSION_STATUS_KEY = SearchAttributeKey.for_keyword(SA_SESSION_STATUS)
 PARENT_WALLET_KEY = SearchAttributeKey.for_keyword(SA_PARENT_WALLET)
 VAULT_PDA_KEY = SearchAttributeKey.for_keyword(SA_VAULT_PDA)
 
-# Program bounds (docs/program-abi.md), checked before anything is signed or stored.
-MIN_SESSION_DURATION = 60
-MAX_SESSION_DURATION = 86_400
-MAX_DEPOSIT_LIMIT = 1_000 * 1_000_000_000
-MAX_FEE_PER_TRADE = 1_000_000
+# Program bounds (ephemeral_vault.program_limits) are checked before anything is signed or stored.
 MAX_TX_BASE64_CHARS = 2_000  # a legacy transaction is at most 1232 bytes
 MAX_EXPECTED_TRADES = 100_000
 # Trade outcomes remembered for de-duplication across continue-as-new.

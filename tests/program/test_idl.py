@@ -87,6 +87,16 @@ def test_constants_h_agrees_with_the_idl_constants() -> None:
     assert int(defines["DELEGATION_SEED_LEN"]) == len(idl.DELEGATION_SEED)
 
 
+def test_off_chain_program_limits_equal_the_idl_constants() -> None:
+    # The API, the workflow and the deposit calculator refuse out-of-range input with these before signing.
+    from ephemeral_vault import program_limits
+
+    constants = {c.name: c.value for c in idl.CONSTANTS}
+    for name in ("MIN_SESSION_DURATION", "MAX_SESSION_DURATION", "MAX_DEPOSIT_LIMIT", "MAX_FEE_PER_TRADE",
+                 "CLEANUP_REWARD_CAP"):  # fmt: skip
+        assert getattr(program_limits, name) == constants[name], name
+
+
 def test_abi_doc_lists_every_error_with_its_code() -> None:
     doc = (idl.PROGRAM_DIR.parent.parent / "docs" / "program-abi.md").read_text()
     documented = {name: int(code) for code, name in re.findall(r"^\| (\d{4}) \| (\w+) \|", doc, flags=re.MULTILINE)}
