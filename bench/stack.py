@@ -11,7 +11,6 @@ import base64
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,23 +24,12 @@ from devstack.__main__ import http_probe, worker_polling_probe
 from devstack.supervisor import Service, Supervisor, python_argv, tcp_probe
 from ephemeral_vault.db.embedded import EmbeddedPostgres, free_tcp_port
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings
+from localnet.ports import free_port_pair
+from workflows.client import SEARCH_ATTRIBUTES
 
 TASK_QUEUE = "ephemeral-vault"
 TRIVIAL_TASK_QUEUE = "bench-trivial"
-SEARCH_ATTRIBUTES = ("SessionStatus", "ParentWallet", "VaultPda")
 
-
-def free_port_pair() -> int:
-    """p with p + 1 free too (the local chain serves PubSub on port + 1)."""
-    for _ in range(100):
-        port = free_tcp_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of adjacent ports")
 
 
 @dataclass

@@ -20,9 +20,9 @@ from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
 from ephemeral_vault.db.embedded import EmbeddedPostgres
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
+from workflows.client import SEARCH_ATTRIBUTES
 
 VAR = REPO_ROOT / "var"
-SEARCH_ATTRIBUTES = ("SessionStatus", "ParentWallet", "VaultPda")
 
 
 def http_probe(url: str, body: bytes | None = None) -> ReadyProbe:

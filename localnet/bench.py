@@ -13,7 +13,6 @@ import argparse
 import base64
 import contextlib
 import itertools
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from ephemeral_vault.settings import REPO_ROOT
+from localnet.ports import free_port_pair
 
 BLOCKHASH_REUSE = 50  # a client refreshes its blockhash every 50 transactions, like a busy wallet would
 POLL_SECONDS = 0.002
@@ -101,20 +101,10 @@ def measure(url: str, clients: int, seconds: float) -> float:
     return total / elapsed
 
 
-def _free_port_pair() -> int:
-    for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", port + 1))
-            return port
-    raise RuntimeError("no free pair of adjacent ports")
-
 
 @contextlib.contextmanager
 def own_node() -> Iterator[str]:
-    port = _free_port_pair()
+    port = free_port_pair()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "localnet", "--port", str(port), "--no-program"],

@@ -18,7 +18,7 @@ import httpx
 
 from ephemeral_vault.db.embedded import EmbeddedPostgres, free_tcp_port
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT
-from tests.fixtures.localnet import free_port_pair
+from localnet.ports import free_port_pair
 from tests.fixtures.temporal import CLI_BIN, SEARCH_ATTRIBUTES
 
 STARTUP_TIMEOUT_SECONDS = 60
