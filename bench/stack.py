@@ -11,7 +11,6 @@ import base64
 import os
 import secrets
 import shutil
-import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,10 +21,10 @@ import psutil
 
 from devstack.__main__ import http_probe, worker_polling_probe
 from devstack.supervisor import Service, Supervisor, python_argv, tcp_probe
+from devstack.temporal import dev_server_argv
 from ephemeral_vault.db.embedded import EmbeddedPostgres, free_tcp_port
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings
 from localnet.ports import free_port_pair
-from workflows.client import SEARCH_ATTRIBUTES
 
 TASK_QUEUE = "ephemeral-vault"
 TRIVIAL_TASK_QUEUE = "bench-trivial"
@@ -98,17 +97,9 @@ def _postmaster_pid(data_dir: Path) -> int | None:
 
 
 def temporal_argv(root: Path, port: int) -> list[str]:
-    argv = [
-        str(Path(sys.executable).parent / "temporal"), "server", "start-dev", "--headless",
-        "--ip", "127.0.0.1", "--port", str(port), "--http-port", str(free_tcp_port()),
-        "--metrics-port", str(free_tcp_port()),
-        "--db-filename", str(root / "temporal.db"),
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1",  # as `make run`
-        "--log-level", "warn",
-    ]  # fmt: skip
-    for name in SEARCH_ATTRIBUTES:
-        argv += ["--search-attribute", f"{name}=Keyword"]
-    return argv
+    return dev_server_argv(  # as `make run`, headless
+        port=port, http_port=free_tcp_port(), metrics_port=free_tcp_port(), db_file=root / "temporal.db"
+    )
 
 
 @asynccontextmanager

@@ -13,14 +13,13 @@ import os
 import signal
 import sys
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
+from devstack.temporal import TEMPORAL_CLI, dev_server_argv
 from ephemeral_vault.db.embedded import EmbeddedPostgres
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
-from workflows.client import SEARCH_ATTRIBUTES
 
 VAR = REPO_ROOT / "var"
 
@@ -45,7 +44,7 @@ def worker_polling_probe(settings: Settings) -> ReadyProbe:
 
     async def probe() -> bool:
         proc = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "temporal"), "task-queue", "describe",
+            str(TEMPORAL_CLI), "task-queue", "describe",
             "--address", settings.temporal_address, "--namespace", settings.temporal_namespace,
             "--task-queue", settings.temporal_task_queue, "--output", "json",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
@@ -58,19 +57,13 @@ def worker_polling_probe(settings: Settings) -> ReadyProbe:
 
 def temporal_argv(settings: Settings) -> list[str]:
     host, _, port = settings.temporal_address.rpartition(":")
-    argv = [
-        str(Path(sys.executable).parent / "temporal"), "server", "start-dev",
-        "--ip", host or "127.0.0.1", "--port", port,
-        "--ui-port", str(settings.temporal_ui_port),
-        "--namespace", settings.temporal_namespace,
-        "--db-filename", str(VAR / "temporal.db"),
-        # WAL + synchronous=NORMAL roughly doubles the dev server's throughput; durability is still per commit.
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1",
-        "--log-level", "warn",
-    ]
-    for name in SEARCH_ATTRIBUTES:
-        argv += ["--search-attribute", f"{name}=Keyword"]
-    return argv
+    return dev_server_argv(
+        port=int(port),
+        ip=host or "127.0.0.1",
+        ui_port=settings.temporal_ui_port,
+        namespace=settings.temporal_namespace,
+        db_file=VAR / "temporal.db",
+    )
 
 
 def ensure_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:

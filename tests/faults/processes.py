@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from devstack.temporal import dev_server_argv
 from ephemeral_vault.db.embedded import EmbeddedPostgres, free_tcp_port
 from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT
 from localnet.ports import free_port_pair
-from tests.fixtures.temporal import CLI_BIN, SEARCH_ATTRIBUTES
 
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
@@ -93,14 +93,13 @@ class TemporalDevProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        argv = [
-            str(CLI_BIN), "server", "start-dev", "--headless",
-            "--ip", "127.0.0.1", "--port", str(self.port), "--http-port", str(self.http_port),
-            "--metrics-port", str(self.metrics_port), "--db-filename", str(self.db_file),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=1", "--log-level", "error",
-        ]  # fmt: skip
-        for name in SEARCH_ATTRIBUTES:
-            argv += ["--search-attribute", f"{name}=Keyword"]
+        argv = dev_server_argv(
+            port=self.port,
+            http_port=self.http_port,
+            metrics_port=self.metrics_port,
+            db_file=self.db_file,
+            log_level="error",
+        )
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
