@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pkcs11
@@ -18,7 +18,7 @@ SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 class SoftHsmToken:
     module: Path
     label: str
-    pin: SecretStr
+    pin: SecretStr = field(repr=False)
     config: Path
 
 

@@ -103,7 +103,7 @@ class World:
     proxy: FaultProxy
     chain: ChainClient
     client: Client
-    cleaner: Keypair
+    cleaner: Keypair = field(repr=False)
     cleaner_path: Path
     kek_keys: str
     workers: list[WorkerProcess] = field(default_factory=list)

@@ -134,7 +134,7 @@ class DepositRecord:
 @dataclass
 class SessionRun:
     index: int
-    parent: Keypair
+    parent: Keypair = field(repr=False)  # solders' Keypair repr prints the secret bytes
     ending: str  # "revoke" | "expire"
     trades: list[TradeRecord]
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))

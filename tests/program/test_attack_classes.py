@@ -23,7 +23,7 @@ authority it lacked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 from solders.instruction import AccountMeta, Instruction
@@ -80,8 +80,8 @@ class World:
 
     h: VaultHarness
     s: Session  # the victim session
-    attacker: Keypair  # funded, unrelated; pays the fee whenever the victim's signer must not sign
-    cleaner: Keypair  # an honest third party allowed to clean up
+    attacker: Keypair = field(repr=False)  # funded, unrelated; pays the fee whenever the victim's signer must not sign
+    cleaner: Keypair = field(repr=False)  # an honest third party allowed to clean up
     other: Session  # a complete funded session of another parent and another delegate
     twin: Session  # a complete funded session of another parent for the SAME delegate key as `s`
 

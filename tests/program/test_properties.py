@@ -113,7 +113,7 @@ class Model:
 @dataclass
 class World:
     h: VaultHarness
-    keys: dict[str, Keypair]
+    keys: dict[str, Keypair] = field(repr=False)  # solders' Keypair repr prints the secret bytes
     s: Session
     rent_vault: int
     rent_delegation: int

@@ -10,7 +10,7 @@ if such a state were ever met.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from solders.account import Account
@@ -41,7 +41,8 @@ class World:
 
     h: VaultHarness
     s: Session
-    stranger: Keypair  # funded, unrelated to the session; pays fees when the session's signer must not sign
+    # funded, unrelated to the session; pays fees when the session's signer must not sign
+    stranger: Keypair = field(repr=False)
     other: Session  # a complete, funded session of another parent (its accounts are valid, just not ours)
 
 
