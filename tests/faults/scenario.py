@@ -42,7 +42,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from ephemeral_vault.chain.client import ChainClient
 from ephemeral_vault.chain.errors import ChainError
@@ -91,6 +91,14 @@ RPC_TIMEOUT = timedelta(seconds=10)
 RETRY_PAUSE = 0.5
 MAX_BUSINESS_RETRIES = 8
 NO_ARG = object()  # an update without an argument
+# What the driver records for a request that reached a workflow which had already ended: Temporal answers NOT_FOUND
+# ("workflow execution already completed"), and the API turns it into 409 invalid_state. An expiring session can end
+# (timer, cleanup, CLEANED) while the driver is still between two trades after a slow, retried one.
+SESSION_CLOSED = "SessionClosed"
+
+
+class WorkflowClosed(Exception):
+    """The session's workflow had ended before this request reached it (the API's 409 invalid_state)."""
 
 
 async def rpc_call(url: str, method: str, params: list[Any]) -> Any:
@@ -200,7 +208,12 @@ class Driver:
                 return await call()
             except WorkflowUpdateFailedError:
                 raise
-            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    raise WorkflowClosed(what) from None  # not a transport failure: repeating it cannot help
+                self.progress.transport_retries[what] += 1
+                await asyncio.sleep(RETRY_PAUSE)
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
                 self.progress.transport_retries[what] += 1
                 await asyncio.sleep(RETRY_PAUSE)
 
@@ -294,6 +307,8 @@ class Driver:
                 )
             except WorkflowUpdateFailedError as err:
                 trade.error = error_type(err)
+            except WorkflowClosed:
+                trade.error = SESSION_CLOSED
             self.progress.bump("trades_done")
         if run.ending == "revoke":
             run.stage = "revoking"
@@ -324,6 +339,9 @@ class Driver:
                     self.progress.business_retries["deposit re-sign"] += 1
                     continue
                 record.error = error_type(err)
+                return record
+            except WorkflowClosed:
+                record.error = SESSION_CLOSED
                 return record
             record.signature = result.signature
             return record
@@ -472,10 +490,13 @@ async def _audit_one(
     if run.outcome.total_deposited != sum(deposits):
         p.append(f"outcome total_deposited {run.outcome.total_deposited} != {sum(deposits)}")
     # An expiring session may refuse a late trade or deposit: by the workflow's clock before anything is signed, or
-    # by the program when a retried attempt (after a crash or an outage) reaches the chain after session_expiry.
+    # by the program when a retried attempt (after a crash or an outage) reaches the chain after session_expiry, or
+    # by Temporal when the session had already ended (expired and cleaned) before the request came.
     # Either way it must have had no effect, which the chain checks below verify.
     allowed_refusals = (
-        {ErrorType.SESSION_EXPIRED, ErrorType.program_error("SessionExpired")} if run.ending == "expire" else set()
+        {ErrorType.SESSION_EXPIRED, ErrorType.program_error("SessionExpired"), SESSION_CLOSED}
+        if run.ending == "expire"
+        else set()
     )
     deposited = run.deposit is not None and run.deposit.signature is not None
     if not deposited and (run.deposit is None or run.deposit.error not in allowed_refusals):
