@@ -64,7 +64,7 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
             log("\n== Orchestration ==")
             levels = []
             for concurrency in sessions:
-                levels.append(await orchestration.run_level(stack, client, concurrency, args.trades, None, log))
+                levels.append(await orchestration.run_level(stack, client, concurrency, args.trades, log))
             figures["orchestration"] = [lv.as_dict() for lv in levels]
             print("\n" + orchestration.render(levels), flush=True)
             for lv in levels:

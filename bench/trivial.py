@@ -1,7 +1,8 @@
 """The baselines: what Temporal and FastAPI cost with nothing of ours in the way.
 
-- `TrivialWorkflow`: runs `activities` no-op activities one after another (the orchestration ceiling: same number
-  of activities as a real session lifecycle, on the same dev server), and can wait for one `hello` update (so the
+- `TrivialWorkflow`: runs `activities` no-op activities and `local_activities` no-op local activities one after
+  another, the local ones spread evenly between the others (the orchestration ceiling: the same numbers of each as a
+  real session lifecycle's history shows, on the same dev server), and can wait for one `hello` update (so the
   bare API can do an update-with-start, the shape of our create call).
 - `python -m bench.trivial worker`: a worker for it on TEMPORAL_ADDRESS, task queue `bench-trivial`, with the same
   activity slots as the real worker (WORKER_MAX_CONCURRENT_ACTIVITIES).
@@ -31,6 +32,7 @@ TRIVIAL_TASK_QUEUE = "bench-trivial"
 @dataclass
 class TrivialInput:
     activities: int = 0
+    local_activities: int = 0
     wait_for_update: bool = False
 
 
@@ -46,11 +48,16 @@ class TrivialWorkflow:
 
     @workflow.run
     async def run(self, input: TrivialInput) -> int:
-        for n in range(input.activities):
-            await workflow.execute_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
+        total = input.activities + input.local_activities
+        for n in range(total):
+            # Spread evenly: step n is local when it moves the running count of local steps up by one.
+            if total and (n + 1) * input.local_activities // total > n * input.local_activities // total:
+                await workflow.execute_local_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
+            else:
+                await workflow.execute_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
         if input.wait_for_update:
             await workflow.wait_condition(lambda: self._greeted)
-        return input.activities
+        return total
 
     @workflow.update
     async def hello(self) -> str:

@@ -26,7 +26,9 @@ import base64
 import binascii
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -99,6 +101,7 @@ with workflow.unsafe.imports_passed_through():
 SESSION_STATUS_KEY = SearchAttributeKey.for_keyword(SA_SESSION_STATUS)
 PARENT_WALLET_KEY = SearchAttributeKey.for_keyword(SA_PARENT_WALLET)
 VAULT_PDA_KEY = SearchAttributeKey.for_keyword(SA_VAULT_PDA)
+T = TypeVar("T")
 
 # Program bounds (ephemeral_vault.program_limits) are checked before anything is signed or stored.
 MAX_TX_BASE64_CHARS = 2_000  # a legacy transaction is at most 1232 bytes
@@ -154,6 +157,28 @@ FLOAT_BUDGET = timedelta(seconds=90)
 CHAIN_HEARTBEAT = timedelta(seconds=10)
 CHAIN_TIMEOUT = timedelta(seconds=120)
 DB_TIMEOUT = timedelta(seconds=30)
+
+
+# Short steps (a database write, a chain read, an unsigned transaction built against RPC) run as local activities: in
+# the worker, inside the workflow task that needs them, so each saves a round trip through the server and a workflow
+# task — at 100+ concurrent sessions a lifecycle spent most of its time queueing for workflow tasks (see
+# docs/benchmarks.md).
+# Steps that submit and confirm transactions stay ordinary activities: they wait on the chain, heartbeat, and must
+# resume on another worker after a crash. Histories recorded before this change (no patch marker) replay on the old
+# path; `workflow.patched` answers the same for a whole run, so a run never mixes the two.
+LOCAL_STEPS_PATCH = "short-steps-as-local-activities"
+
+
+async def _short_step(
+    activity: Callable[..., Awaitable[T]], *arg: Any, start_to_close_timeout: timedelta, retry_policy: RetryPolicy
+) -> T:
+    if workflow.patched(LOCAL_STEPS_PATCH):
+        return await workflow.execute_local_activity_method(
+            activity, *arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
+        )
+    return await workflow.execute_activity_method(
+        activity, *arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
+    )
 
 
 def _validate_create(req: CreateSessionRequest) -> str | None:
@@ -279,11 +304,11 @@ class SessionWorkflow:
     async def _provision(self) -> bool:
         """Key + sessions row (one activity, one DB transaction), then the unsigned opening transaction."""
         req = self._req
-        self._policy = await workflow.execute_activity_method(
+        self._policy = await _short_step(
             DatabaseActivities.load_session_policy, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
         )
         try:
-            prov = await workflow.execute_activity_method(
+            prov = await _short_step(
                 KeyActivities.provision_session_key,
                 ProvisionSessionInput(
                     session_id=req.session_id,
@@ -331,7 +356,7 @@ class SessionWorkflow:
     async def _build_opening(self) -> OfferedTransaction:
         req = self._req
         assert self._policy is not None and self._status.ephemeral_pubkey is not None
-        return await workflow.execute_activity_method(
+        return await _short_step(
             ChainActivities.build_session_opening_transaction,
             SessionOpeningInput(
                 session_id=req.session_id,
@@ -525,7 +550,7 @@ class SessionWorkflow:
                     retry_policy=SUBMIT_RETRY,
                 )
                 self._approval_signature = sub.signature
-            snap = await workflow.execute_activity_method(
+            snap = await _short_step(
                 ChainActivities.verify_vault_onchain,
                 VerifyVaultInput(
                     session_id=self._req.session_id,
@@ -538,7 +563,7 @@ class SessionWorkflow:
                 start_to_close_timeout=CHAIN_TIMEOUT,
                 retry_policy=VERIFY_RETRY,
             )
-            await workflow.execute_activity_method(
+            await _short_step(
                 DatabaseActivities.record_delegation_event,
                 DelegationRecord(
                     session_id=self._req.session_id,
@@ -579,7 +604,7 @@ class SessionWorkflow:
     async def quote_deposit(self, req: DepositRequest) -> DepositQuote:
         assert self._status.vault_pda is not None
         try:
-            offer = await workflow.execute_activity_method(
+            offer = await _short_step(
                 ChainActivities.quote_deposit,
                 QuoteDepositInput(
                     session_id=self._req.session_id,
@@ -766,7 +791,7 @@ class SessionWorkflow:
                         ErrorType.VERIFICATION_FAILED,
                         "revoke_access landed but the vault is not inactive with its delegation revoked",
                     )
-                await workflow.execute_activity_method(
+                await _short_step(
                     DatabaseActivities.record_delegation_event,
                     DelegationRecord(
                         session_id=self._req.session_id,
@@ -780,7 +805,7 @@ class SessionWorkflow:
                 )
             elif not self._status.revoked_on_chain and not self._vault_gone and not self._status.status.is_final:
                 # A fresh offer each time: the previous one's blockhash may have expired.
-                self._revoke_offer = await workflow.execute_activity_method(
+                self._revoke_offer = await _short_step(
                     ChainActivities.build_revoke_transaction,
                     RevokeOfferInput(
                         session_id=self._req.session_id,
@@ -890,7 +915,7 @@ class SessionWorkflow:
 
     async def _observe_vault(self) -> VaultSnapshot:
         assert self._status.vault_pda is not None
-        return await workflow.execute_activity_method(
+        return await _short_step(
             ChainActivities.observe_vault,
             ObserveVaultInput(session_id=self._req.session_id, vault_pda=self._status.vault_pda),
             start_to_close_timeout=CHAIN_TIMEOUT,
@@ -914,7 +939,7 @@ class SessionWorkflow:
             )
         except ActivityError as err:
             self._status.last_error = f"fee float not swept: {_business_from(err).message}"[:500]
-        await workflow.execute_activity_method(
+        await _short_step(
             KeyActivities.shred_session_key,
             SessionRef(session_id=self._req.session_id),
             start_to_close_timeout=DB_TIMEOUT,
@@ -934,7 +959,7 @@ class SessionWorkflow:
         search attributes. `force` re-records a status already set in memory (ABANDONED is set by handlers)."""
         if self._status.status is status and not force:
             return
-        await workflow.execute_activity_method(
+        await _short_step(
             DatabaseActivities.transition_session_status,
             StatusChange(
                 session_id=self._req.session_id,

@@ -26,18 +26,23 @@ async def test_a_measured_lifecycle_is_a_full_session_and_its_history_is_profile
     assert (outcome.status, outcome.trade_count) == (SessionState.CLEANED, 2)
     assert sorted(steps) == ["approve", "cleanup", "create", "deposit", "revoke", "trade"]
     assert len(steps["trade"]) == 2
-    activities, profile = await history_profile(stack.temporal, [workflow_id_for(outcome.session_id)])
+    activities, local, profile = await history_profile(stack.temporal, [workflow_id_for(outcome.session_id)])
     assert activities == sum(count for kind, (count, _, _) in profile.items() if kind != "workflow task")
+    # The short steps (policy, key, opening build, verification, status transitions, …) leave local-activity markers.
+    assert local >= 8 and "provision_session_key" not in profile and "transition_session_status" not in profile
     assert profile["execute_trade_onchain"][0] == 2 and profile["cleanup_vault_onchain"][0] == 1
     assert profile["workflow task"][0] > 0
 
 
 async def test_the_ceiling_workflow_runs_its_no_op_activities(stack: Stack) -> None:
     task_queue = f"trivial-{uuid.uuid4()}"
+    workflow_id = f"ceiling-{uuid.uuid4()}"
     async with Worker(stack.temporal, task_queue=task_queue, workflows=[TrivialWorkflow], activities=[noop]):
         ran = await stack.temporal.execute_workflow(
-            TrivialWorkflow.run, TrivialInput(activities=4), id=f"ceiling-{uuid.uuid4()}", task_queue=task_queue)
-    assert ran == 4
+            TrivialWorkflow.run, TrivialInput(activities=4, local_activities=3), id=workflow_id, task_queue=task_queue)
+    assert ran == 7
+    activities, local, _ = await history_profile(stack.temporal, [workflow_id])
+    assert (activities, local) == (4, 3)
 
 
 def test_percentile_is_nearest_rank_and_tables_align() -> None:

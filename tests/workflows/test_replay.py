@@ -1,9 +1,15 @@
 """Replay: histories exported from real runs of every path (tests/workflows/histories, regenerated with
 `EV_EXPORT_HISTORIES=1 pytest tests/workflows`) must replay against today's workflow code. A change that alters
-the commands a recorded history expects (an activity added, removed or reordered, a timer moved) fails here."""
+the commands a recorded history expects (an activity added, removed or reordered, a timer moved) fails here.
+
+`histories/before_local_activities/` keeps the histories recorded before the short steps became local activities
+(workflows/session.py, LOCAL_STEPS_PATCH): sessions started by the earlier code must still replay, and finish, on
+today's."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -21,12 +27,39 @@ REQUIRED = {
 }  # fmt: skip
 
 
+BEFORE_LOCAL_ACTIVITIES = HISTORIES / "before_local_activities"
+
+
 def test_every_path_has_a_recorded_history() -> None:
     assert REQUIRED <= {p.stem for p in HISTORIES.glob("*.json")}
+    assert REQUIRED <= {p.stem for p in BEFORE_LOCAL_ACTIVITIES.glob("*.json")}
+
+
+def local_activity_types(history_json: str) -> list[str]:
+    """The activity types a history ran as local activities (core SDK markers; their details are JSON payloads)."""
+    found = []
+    for event in json.loads(history_json)["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_local_activity":
+            data = json.loads(base64.b64decode(marker["details"]["data"]["payloads"][0]["data"]))
+            found.append(data["activity_type"])
+    return found
+
+
+def test_todays_histories_run_short_steps_as_local_activities() -> None:
+    """The recorded histories are today's code's (exported after the change), the older ones the earlier code's."""
+    today = {p.stem: local_activity_types(p.read_text()) for p in HISTORIES.glob("*.json")}
+    assert {"load_session_policy", "provision_session_key", "build_session_opening_transaction"} <= set(
+        today["approve"]
+    )
+    assert "transition_session_status" in today["revoke"] and "shred_session_key" in today["revoke"]
+    assert not any(local_activity_types(p.read_text()) for p in BEFORE_LOCAL_ACTIVITIES.glob("*.json"))
 
 
 @pytest.mark.parametrize(
-    ("name", "text"), [(p.stem, p.read_text()) for p in sorted(HISTORIES.glob("*.json"))], ids=lambda v: v[:40]
+    ("name", "text"),
+    [(str(p.relative_to(HISTORIES).with_suffix("")), p.read_text()) for p in sorted(HISTORIES.rglob("*.json"))],
+    ids=lambda v: v[:60],
 )
 async def test_recorded_history_replays_on_current_code(name: str, text: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", text)
