@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     localnet_ledger_dir: Path | None = Field(default=None, description="persist local chain state here; unset = memory")
     localnet_slot_ms: int = Field(default=400, ge=0, description="wall milliseconds per slot; 0 = slots never advance")
     solana_rpc_timeout_seconds: float = Field(default=10.0, gt=0, description="one JSON-RPC HTTP request")
+    solana_rpc_max_connections: int = Field(
+        default=16, ge=1, le=1_000, description="HTTP connections per chain client (requests beyond them queue)"
+    )
     solana_confirm_poll_seconds: float = Field(default=0.4, gt=0, description="signature-status poll interval")
     solana_confirm_timeout_seconds: float = Field(
         default=90.0, gt=0, description="give up waiting for a confirmation (retryable; resend is safe)"
