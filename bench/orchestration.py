@@ -5,9 +5,14 @@ create (update-with-start) → approve with the parent-signed opening transactio
 N trades → revoke (offered, then parent-signed) → the workflow settles, cleans the vault up on chain (CLEANED).
 `concurrency` lifecycles run at once; lifecycles/s = completed / wall time.
 
-The ceiling: the same number of `TrivialWorkflow`s at once, each running as many no-op activities one after
-another as a real lifecycle schedules (counted from a real history), on the same dev server, with a worker in a
-process of its own with the same activity slots.
+The ceiling: the same number of `TrivialWorkflow`s at once, each running as many no-op activities (and local
+activities) one after another as a real lifecycle schedules (counted from real histories), on the same dev server,
+with a worker in a process of its own with the same activity slots.
+
+The shaped ceiling (a second baseline, not the issue's): the same, but each trivial workflow is driven through as
+many updates as a lifecycle's client sends (counted from the same histories; the first one an update-with-start),
+each update running its share of the no-op activities. It is Temporal's own cost of a lifecycle's interaction shape,
+so `lifecycles/s ÷ shaped ceiling` is what our code (chain, database, custody, workflow logic) leaves of it.
 
 Where the time goes: CPU seconds per process (PostgreSQL counts its backends) per lifecycle, and per activity type
 the time queued (scheduled → started) and running (started → completed) from the histories of a sample of sessions.
@@ -18,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from solders.keypair import Keypair
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.report import percentile, table
 from bench.stack import TASK_QUEUE, BenchStack
@@ -72,6 +78,9 @@ class LevelResult:
     ceiling_completed: int
     activities_per_lifecycle: int
     local_activities_per_lifecycle: int = 0
+    updates_per_lifecycle: int = 0
+    shaped_wall_s: float = 0.0
+    shaped_completed: int = 0
     lifecycle_s: list[float] = field(default_factory=list)
     step_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, during the real lifecycles
@@ -88,6 +97,10 @@ class LevelResult:
     def ceiling_rate(self) -> float:
         return self.ceiling_completed / self.ceiling_wall_s if self.ceiling_wall_s else 0.0
 
+    @property
+    def shaped_rate(self) -> float:
+        return self.shaped_completed / self.shaped_wall_s if self.shaped_wall_s else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "concurrency": self.concurrency, "trades": self.trades, "lifecycles_per_s": self.rate,
@@ -95,11 +108,14 @@ class LevelResult:
             "completed": self.completed, "failed": self.failed, "wall_s": self.wall_s,
             "ceiling_wall_s": self.ceiling_wall_s, "activities_per_lifecycle": self.activities_per_lifecycle,
             "local_activities_per_lifecycle": self.local_activities_per_lifecycle,
+            "updates_per_lifecycle": self.updates_per_lifecycle, "shaped_ceiling_per_s": self.shaped_rate,
+            "shaped_ratio": self.rate / self.shaped_rate if self.shaped_rate else None,
             "lifecycle_p50_s": percentile(self.lifecycle_s, 50), "lifecycle_p95_s": percentile(self.lifecycle_s, 95),
             "steps_p50_s": {k: percentile(v, 50) for k, v in self.step_s.items()},
             "cpu_s": self.cpu_s, "ceiling_cpu_s": self.ceiling_cpu_s, "rss_mib": self.rss_mib,
             "profile": {k: {"count": c, "queued_s": q, "run_s": r} for k, (c, q, r) in self.profile.items()},
             "errors": self.errors[:5],
+            "error_kinds": dict(Counter(e.split(" (")[0] + " " + e.rsplit(") ", 1)[-1] for e in self.errors)),
         }
 
 
@@ -120,13 +136,23 @@ async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[st
                     task_queue: str = TASK_QUEUE) -> SessionOutcome:
     session_id = str(uuid.uuid4())
     mark = time.perf_counter()
+    done = "nothing"
 
     def lap(step: str) -> None:
-        nonlocal mark
+        nonlocal mark, done
         now = time.perf_counter()
         steps[step].append(now - mark)
-        mark = now
+        mark, done = now, step
 
+    try:
+        return await _lifecycle_steps(client, parent, trades, task_queue, session_id, lap)
+    except Exception as exc:
+        exc.add_note(f"after {done}")
+        raise
+
+
+async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_queue: str, session_id: str,
+                           lap: Any) -> SessionOutcome:
     req = CreateSessionRequest(session_id=session_id, parent_wallet=str(parent.pubkey()),
                                session_duration_seconds=3600, max_deposit_lamports=SOL,
                                initial_deposit_lamports=SOL // 10)
@@ -160,25 +186,41 @@ async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[st
     return outcome
 
 
+def failure_summary(exc: BaseException) -> str:
+    """What failed and where: the business error's type and message when an update failed, and the last step that
+    had completed (a note `lifecycle` adds)."""
+    cause = getattr(exc, "cause", None)
+    detail = f"{getattr(cause, 'type', None) or type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    notes = "; ".join(getattr(exc, "__notes__", []))
+    return f"{type(exc).__name__} ({detail}) {notes}"[:300]
+
+
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
-async def history_profile(
-    client: Client, workflow_ids: list[str]
-) -> tuple[int, int, dict[str, tuple[int, float, float]]]:
-    """(activities per lifecycle, local activities per lifecycle, kind → (count, mean queued s, mean running s));
-    kinds are activity types plus `workflow task`. Averaged over the histories of `workflow_ids`. A local activity
-    leaves only a marker (no scheduled/started/completed events), so it is counted, not timed: its time is inside
-    the workflow task that ran it."""
+@dataclass
+class HistoryShape:
+    """What a lifecycle's history holds, the most of each over the sampled histories."""
+
+    activities: int
+    local_activities: int
+    updates: int
+    profile: dict[str, tuple[int, float, float]]  # kind → (count per lifecycle, mean queued s, mean running s)
+
+
+async def history_profile(client: Client, workflow_ids: list[str]) -> HistoryShape:
+    """Counts and, per kind (activity types plus `workflow task`), times averaged over the histories of
+    `workflow_ids`. A local activity leaves only a marker (no scheduled/started/completed events), so it is counted,
+    not timed: its time is inside the workflow task that ran it."""
     queued: dict[str, list[float]] = defaultdict(list)
     running: dict[str, list[float]] = defaultdict(list)
-    activity_counts, local_counts = [], []
+    activity_counts, local_counts, update_counts = [], [], []
     for workflow_id in workflow_ids:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         scheduled: dict[int, tuple[str, float]] = {}
         started: dict[int, float] = {}
-        count = local = 0
+        count = local = updates = 0
         for ev in history.events:
             at = ev.event_time.seconds + ev.event_time.nanos / 1e9
             if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -195,6 +237,8 @@ async def history_profile(
             elif (ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
                   and ev.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER):
                 local += 1
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+                updates += 1
             elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
                 scheduled[ev.event_id] = ("workflow task", at)
             elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
@@ -208,13 +252,15 @@ async def history_profile(
                     running["workflow task"].append(at - started[sched_id])
         activity_counts.append(count)
         local_counts.append(local)
+        update_counts.append(updates)
     n = max(len(workflow_ids), 1)
     profile = {
         kind: (round(len(running[kind]) / n), sum(queued[kind]) / max(len(queued[kind]), 1),
                sum(running[kind]) / max(len(running[kind]), 1))
         for kind in running
     }
-    return max(activity_counts, default=0), max(local_counts, default=0), profile
+    return HistoryShape(max(activity_counts, default=0), max(local_counts, default=0), max(update_counts, default=0),
+                        profile)
 
 
 async def run_level(stack: BenchStack, client: Client, concurrency: int, trades: int, log: Any) -> LevelResult:
@@ -232,7 +278,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
             lifecycle_s.append(time.perf_counter() - started)
             ids.append(workflow_id_for(outcome.session_id))
         except Exception as exc:  # counted and reported, the run goes on
-            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            errors.append(failure_summary(exc))
 
     log(f"  {concurrency} lifecycles ({trades} trades each) at once …")
     cpu0 = stack.cpu_seconds()
@@ -242,7 +288,8 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     wall = time.perf_counter() - t0
     cpu = _delta(stack.cpu_seconds(), cpu0)
     rss = {name: stack.rss_mib(name) for name in ("worker", "api", "temporal", "localnet", "postgres")}
-    k, local, profile = await history_profile(client, ids[:HISTORY_SAMPLE])
+    shape = await history_profile(client, ids[:HISTORY_SAMPLE])
+    k, local = shape.activities, shape.local_activities
 
     log(f"  ceiling: {concurrency} trivial workflows x {k} no-op activities + {local} local at once …")
     done = 0
@@ -258,11 +305,39 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     await _with_progress(asyncio.gather(*(trivial() for _ in range(concurrency))), lambda: done, concurrency, log)
     ceiling_wall = time.perf_counter() - t0
     ceiling_cpu = _delta(stack.cpu_seconds(), cpu0)
+
+    log(f"  shaped ceiling: {concurrency} trivial workflows x {shape.updates} updates sharing those activities …")
+    shaped_done = 0
+    shaped_input = TrivialInput(activities=k, local_activities=local, updates=shape.updates)
+
+    async def shaped() -> None:
+        nonlocal shaped_done
+        workflow_id = f"shaped-{uuid.uuid4()}"
+        await client.execute_update_with_start_workflow(
+            TrivialWorkflow.step,
+            start_workflow_operation=WithStartWorkflowOperation(
+                TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            ),
+        )
+        handle = client.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
+        for _ in range(shape.updates - 1):
+            await handle.execute_update(TrivialWorkflow.step)
+        await handle.result()
+        shaped_done += 1
+
+    shaped_wall = 0.0
+    if shape.updates:
+        t0 = time.perf_counter()
+        await _with_progress(asyncio.gather(*(shaped() for _ in range(concurrency))), lambda: shaped_done,
+                             concurrency, log)
+        shaped_wall = time.perf_counter() - t0
     return LevelResult(
         concurrency=concurrency, trades=trades, wall_s=wall, completed=len(lifecycle_s), failed=len(errors),
         ceiling_wall_s=ceiling_wall, ceiling_completed=done, activities_per_lifecycle=k,
-        local_activities_per_lifecycle=local, lifecycle_s=lifecycle_s,
-        step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=profile, errors=errors,
+        local_activities_per_lifecycle=local, updates_per_lifecycle=shape.updates, shaped_wall_s=shaped_wall,
+        shaped_completed=shaped_done, lifecycle_s=lifecycle_s,
+        step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
     )
 
 
@@ -287,6 +362,13 @@ def render(levels: list[LevelResult]) -> str:
           lv.rss_mib.get("worker", 0.0), lv.rss_mib.get("api", 0.0)] for lv in levels],
         title=f"Orchestration: full lifecycles ({levels[0].trades} trades each) vs the raw Temporal ceiling",
     )]
+    out.append(table(
+        ["concurrent sessions", "lifecycles/s", "shaped ceiling wf/s", "ratio to shaped", "updates per lifecycle"],
+        [[lv.concurrency, lv.rate, lv.shaped_rate, lv.rate / lv.shaped_rate if lv.shaped_rate else float("nan"),
+          lv.updates_per_lifecycle] for lv in levels],
+        title="\nThe same lifecycles vs the shaped ceiling (the same activities driven through the same number of "
+              "updates: Temporal's cost of the interaction shape; a second baseline, not the target's)",
+    ))
     steps = sorted({s for lv in levels for s in lv.step_s}, key=["create", "approve", "deposit", "trade", "revoke",
                                                                    "cleanup"].index)
     out.append(table(["concurrent sessions", *[f"{s} p50 s" for s in steps]],

@@ -2,8 +2,10 @@
 
 - `TrivialWorkflow`: runs `activities` no-op activities and `local_activities` no-op local activities one after
   another, the local ones spread evenly between the others (the orchestration ceiling: the same numbers of each as a
-  real session lifecycle's history shows, on the same dev server), and can wait for one `hello` update (so the
-  bare API can do an update-with-start, the shape of our create call).
+  real session lifecycle's history shows, on the same dev server). With `updates`, the shaped ceiling: the workflow
+  runs them inside that many `step` updates, sent one after another as a lifecycle's client sends its updates —
+  Temporal's cost of a lifecycle's interaction shape with none of its work. It can also wait for one `hello` update
+  (so the bare API can do an update-with-start, the shape of our create call).
 - `python -m bench.trivial worker`: a worker for it on TEMPORAL_ADDRESS, task queue `bench-trivial`, with the same
   activity slots as the real worker (WORKER_MAX_CONCURRENT_ACTIVITIES).
 - `python -m bench.trivial api --port P`: the bare FastAPI app. `POST /start` only starts a trivial workflow;
@@ -34,6 +36,19 @@ class TrivialInput:
     activities: int = 0
     local_activities: int = 0
     wait_for_update: bool = False
+    updates: int = 0
+
+
+def activity_plan(activities: int, local_activities: int) -> list[bool]:
+    """One entry per step, True for a local activity: the local ones spread evenly between the others."""
+    total = activities + local_activities
+    return [(n + 1) * local_activities // total > n * local_activities // total for n in range(total)]
+
+
+def split_plan(plan: list[bool], parts: int) -> list[list[tuple[int, bool]]]:
+    """`plan` (numbered) in `parts` contiguous chunks of near-equal length."""
+    numbered = list(enumerate(plan))
+    return [numbered[i * len(plan) // parts : (i + 1) * len(plan) // parts] for i in range(parts)]
 
 
 @activity.defn(name="bench_noop")
@@ -41,23 +56,43 @@ async def noop(n: int) -> int:
     return n
 
 
+async def _run_noop(n: int, local: bool) -> None:
+    if local:
+        await workflow.execute_local_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
+    else:
+        await workflow.execute_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
+
+
 @workflow.defn(name="BenchTrivialWorkflow")
 class TrivialWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, input: TrivialInput) -> None:
         self._greeted = False
+        self._plan = activity_plan(input.activities, input.local_activities)
+        self._chunks = split_plan(self._plan, input.updates) if input.updates else []
+        self._steps_taken = 0
 
     @workflow.run
     async def run(self, input: TrivialInput) -> int:
-        total = input.activities + input.local_activities
-        for n in range(total):
-            # Spread evenly: step n is local when it moves the running count of local steps up by one.
-            if total and (n + 1) * input.local_activities // total > n * input.local_activities // total:
-                await workflow.execute_local_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
-            else:
-                await workflow.execute_activity(noop, n, start_to_close_timeout=timedelta(seconds=60))
+        if input.updates:
+            await workflow.wait_condition(
+                lambda: self._steps_taken == input.updates and workflow.all_handlers_finished()
+            )
+            return len(self._plan)
+        for n, local in enumerate(self._plan):
+            await _run_noop(n, local)
         if input.wait_for_update:
             await workflow.wait_condition(lambda: self._greeted)
-        return total
+        return len(self._plan)
+
+    @workflow.update
+    async def step(self) -> int:
+        """One of the shaped ceiling's updates: runs its share of the no-op activities, then answers."""
+        chunk = self._chunks[self._steps_taken]
+        self._steps_taken += 1
+        for n, local in chunk:
+            await _run_noop(n, local)
+        return len(chunk)
 
     @workflow.update
     async def hello(self) -> str:

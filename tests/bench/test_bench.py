@@ -1,5 +1,6 @@
 """The benchmark code paths, without timing anything: one measured lifecycle on the fixture stack ends CLEANED and its
-history profile counts what it ran; the ceiling workflow runs its no-op activities; the table helpers."""
+history profile counts what it ran; the ceiling workflows run their no-op activities (the shaped one inside its
+updates); the table helpers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import uuid
 from collections import defaultdict
 
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from bench.orchestration import fund_parents, history_profile, lifecycle
@@ -26,10 +29,14 @@ async def test_a_measured_lifecycle_is_a_full_session_and_its_history_is_profile
     assert (outcome.status, outcome.trade_count) == (SessionState.CLEANED, 2)
     assert sorted(steps) == ["approve", "cleanup", "create", "deposit", "revoke", "trade"]
     assert len(steps["trade"]) == 2
-    activities, local, profile = await history_profile(stack.temporal, [workflow_id_for(outcome.session_id)])
-    assert activities == sum(count for kind, (count, _, _) in profile.items() if kind != "workflow task")
+    shape = await history_profile(stack.temporal, [workflow_id_for(outcome.session_id)])
+    profile = shape.profile
+    assert shape.activities == sum(count for kind, (count, _, _) in profile.items() if kind != "workflow task")
     # The short steps (policy, key, opening build, verification, status transitions, …) leave local-activity markers.
-    assert local >= 8 and "provision_session_key" not in profile and "transition_session_status" not in profile
+    assert shape.local_activities >= 8
+    assert "provision_session_key" not in profile and "transition_session_status" not in profile
+    # create, approve, quote, submit deposit, 2 trades, revoke offer, signed revoke.
+    assert shape.updates == 8
     assert profile["execute_trade_onchain"][0] == 2 and profile["cleanup_vault_onchain"][0] == 1
     assert profile["workflow task"][0] > 0
 
@@ -41,8 +48,28 @@ async def test_the_ceiling_workflow_runs_its_no_op_activities(stack: Stack) -> N
         ran = await stack.temporal.execute_workflow(
             TrivialWorkflow.run, TrivialInput(activities=4, local_activities=3), id=workflow_id, task_queue=task_queue)
     assert ran == 7
-    activities, local, _ = await history_profile(stack.temporal, [workflow_id])
-    assert (activities, local) == (4, 3)
+    shape = await history_profile(stack.temporal, [workflow_id])
+    assert (shape.activities, shape.local_activities, shape.updates) == (4, 3, 0)
+
+
+async def test_the_shaped_ceiling_runs_its_activities_inside_its_updates(stack: Stack) -> None:
+    task_queue = f"trivial-{uuid.uuid4()}"
+    workflow_id = f"shaped-{uuid.uuid4()}"
+    shaped = TrivialInput(activities=4, local_activities=3, updates=3)
+    async with Worker(stack.temporal, task_queue=task_queue, workflows=[TrivialWorkflow], activities=[noop]):
+        first = await stack.temporal.execute_update_with_start_workflow(
+            TrivialWorkflow.step,
+            start_workflow_operation=WithStartWorkflowOperation(
+                TrivialWorkflow.run, shaped, id=workflow_id, task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            ),
+        )
+        handle = stack.temporal.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
+        rest = [await handle.execute_update(TrivialWorkflow.step) for _ in range(2)]
+        assert await handle.result() == 7  # it ends once its last update has been answered
+    assert [first, *rest] == [2, 2, 3]
+    shape = await history_profile(stack.temporal, [workflow_id])
+    assert (shape.activities, shape.local_activities, shape.updates) == (4, 3, 3)
 
 
 def test_percentile_is_nearest_rank_and_tables_align() -> None:
