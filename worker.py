@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, TLSConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.chain import ChainActivities
 from activities.database import DatabaseActivities
@@ -96,6 +96,16 @@ def cache_workflow_bytecode(workflows: Sequence[type]) -> list[str]:
                 sys.pycache_prefix = tempfile.mkdtemp(prefix="ev-worker-pycache-")
             written.append(py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True))
     return written
+
+
+def workflow_runner_options(settings: Settings) -> dict[str, Any]:
+    """Temporal's sandbox (the default) re-imports workflow modules per run and proxies their module access, to catch
+    non-deterministic calls; WORKER_WORKFLOW_SANDBOX=false trades that guard for ~20 % more session creations per
+    second (docs/benchmarks.md). Replay tests of every recorded path run either way."""
+    if settings.worker_workflow_sandbox:
+        return {}
+    log.warning("workflows run WITHOUT Temporal's sandbox (WORKER_WORKFLOW_SANDBOX=false)")
+    return {"workflow_runner": UnsandboxedWorkflowRunner()}
 
 
 def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs: Any) -> Worker:
@@ -229,6 +239,7 @@ async def run(settings: Settings) -> int:
         resources,
         settings.temporal_task_queue,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        **workflow_runner_options(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="API requests per level (default 200, BENCH_SCALE=small: 50); at least 1 per client")
     parser.add_argument("--profile-worker", type=Path, default=None, help="cProfile the real worker into FILE")
     parser.add_argument("--unsandboxed-worker", action="store_true",
-                        help="what-if: run workflows without the sandbox (bench.unsandboxed_worker)")
+                        help="run the worker with WORKER_WORKFLOW_SANDBOX=false")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     return parser.parse_args(argv)
 

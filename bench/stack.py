@@ -134,8 +134,7 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
         settings = Settings(temporal_address=temporal_address, temporal_task_queue=TASK_QUEUE)
         profile_path = profile_worker  # cProfile writes it when the worker exits (main thread: the activities)
         worker_argv = python_argv(str(REPO_ROOT / "worker.py"))
-        if unsandboxed:
-            worker_argv = python_argv("-m", "bench.unsandboxed_worker")
+        worker_env = {**env, "WORKER_WORKFLOW_SANDBOX": "false" if unsandboxed else "true"}
         if profile_path is not None:
             worker_argv = python_argv("-m", "cProfile", "-o", str(profile_path), str(REPO_ROOT / "worker.py"))
         rpc_probe = b'{"jsonrpc":"2.0","id":1,"method":"getHealth"}'
@@ -144,7 +143,7 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
             Service("temporal", temporal_argv(root, t_port), tcp_probe("127.0.0.1", t_port)),
             Service("localnet", python_argv("-m", "localnet", "--host", "127.0.0.1", "--port", str(rpc_port)),
                     http_probe(rpc_url, rpc_probe)),
-            Service("worker", worker_argv, worker_polling_probe(settings), env=env),
+            Service("worker", worker_argv, worker_polling_probe(settings), env=worker_env),
             Service("api", python_argv("-m", "api"), http_probe(f"http://127.0.0.1:{api_port}/readyz"), env=env),
             Service("trivial worker", python_argv("-m", "bench.trivial", "worker"),
                     worker_polling_probe(trivial_settings), env=env),

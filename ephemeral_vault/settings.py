@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     )
     vault_sweep_interval_seconds: int = Field(default=300, ge=10, description="VaultSweep schedule interval")
     worker_max_concurrent_activities: int = Field(default=50, ge=1, description="activity slots per worker")
+    worker_workflow_sandbox: bool = Field(
+        default=True, description="run workflows in Temporal's sandbox (a determinism guard; costs worker CPU)"
+    )
 
     # API (api/, docs/api.md)
     api_host: str = Field(default="127.0.0.1", description="address `python -m api` binds")
