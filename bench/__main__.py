@@ -17,6 +17,7 @@ import pstats
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,12 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
             figures["orchestration"] = [lv.as_dict() for lv in levels]
             print("\n" + orchestration.render(levels), flush=True)
             for lv in levels:
-                for error in lv.errors[:3]:
-                    log(f"  error at {lv.concurrency}: {error}")
+                for kind, count in Counter(map(orchestration.failure_kind, lv.errors)).most_common(5):
+                    log(f"  {count} lifecycles failed at {lv.concurrency}: {kind}")
+                for kind, count in Counter(map(orchestration.failure_kind, lv.shaped_errors)).most_common(3):
+                    log(f"  {count} shaped-ceiling workflows failed at {lv.concurrency}: {kind}")
+                for error in lv.errors[:2]:
+                    log(f"  for example: {error}")
         if args.area in ("api", "all"):
             log("\n== API ==")
             api_levels = [(c, max(1, total // c)) for c in clients]

@@ -81,6 +81,7 @@ class LevelResult:
     updates_per_lifecycle: int = 0
     shaped_wall_s: float = 0.0
     shaped_completed: int = 0
+    shaped_errors: list[str] = field(default_factory=list)
     lifecycle_s: list[float] = field(default_factory=list)
     step_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, during the real lifecycles
@@ -110,12 +111,13 @@ class LevelResult:
             "local_activities_per_lifecycle": self.local_activities_per_lifecycle,
             "updates_per_lifecycle": self.updates_per_lifecycle, "shaped_ceiling_per_s": self.shaped_rate,
             "shaped_ratio": self.rate / self.shaped_rate if self.shaped_rate else None,
+            "shaped_failed": len(self.shaped_errors), "shaped_errors": self.shaped_errors[:5],
             "lifecycle_p50_s": percentile(self.lifecycle_s, 50), "lifecycle_p95_s": percentile(self.lifecycle_s, 95),
             "steps_p50_s": {k: percentile(v, 50) for k, v in self.step_s.items()},
             "cpu_s": self.cpu_s, "ceiling_cpu_s": self.ceiling_cpu_s, "rss_mib": self.rss_mib,
             "profile": {k: {"count": c, "queued_s": q, "run_s": r} for k, (c, q, r) in self.profile.items()},
             "errors": self.errors[:5],
-            "error_kinds": dict(Counter(e.split(" (")[0] + " " + e.rsplit(") ", 1)[-1] for e in self.errors)),
+            "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
         }
 
 
@@ -190,9 +192,16 @@ def failure_summary(exc: BaseException) -> str:
     """What failed and where: the business error's type and message when an update failed, and the last step that
     had completed (a note `lifecycle` adds)."""
     cause = getattr(exc, "cause", None)
-    detail = f"{getattr(cause, 'type', None) or type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    kind = type(exc).__name__
+    if cause is not None:
+        kind += f" ({getattr(cause, 'type', None) or type(cause).__name__})"
     notes = "; ".join(getattr(exc, "__notes__", []))
-    return f"{type(exc).__name__} ({detail}) {notes}"[:300]
+    return f"{kind} {notes} — {cause if cause is not None else exc}"[:300]
+
+
+def failure_kind(summary: str) -> str:
+    """The part of a `failure_summary` to count by (the message may carry signatures and ids)."""
+    return summary.split(" — ", 1)[0]
 
 
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -308,35 +317,39 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
 
     log(f"  shaped ceiling: {concurrency} trivial workflows x {shape.updates} updates sharing those activities …")
     shaped_done = 0
+    shaped_errors: list[str] = []
     shaped_input = TrivialInput(activities=k, local_activities=local, updates=shape.updates)
 
     async def shaped() -> None:
         nonlocal shaped_done
         workflow_id = f"shaped-{uuid.uuid4()}"
-        await client.execute_update_with_start_workflow(
-            TrivialWorkflow.step,
-            start_workflow_operation=WithStartWorkflowOperation(
-                TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            ),
-        )
-        handle = client.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
-        for _ in range(shape.updates - 1):
-            await handle.execute_update(TrivialWorkflow.step)
-        await handle.result()
-        shaped_done += 1
+        try:
+            await client.execute_update_with_start_workflow(
+                TrivialWorkflow.step,
+                start_workflow_operation=WithStartWorkflowOperation(
+                    TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                ),
+            )
+            handle = client.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
+            for _ in range(shape.updates - 1):
+                await handle.execute_update(TrivialWorkflow.step)
+            await handle.result()
+            shaped_done += 1
+        except Exception as exc:  # counted and reported, like a failed lifecycle
+            shaped_errors.append(failure_summary(exc))
 
     shaped_wall = 0.0
     if shape.updates:
         t0 = time.perf_counter()
-        await _with_progress(asyncio.gather(*(shaped() for _ in range(concurrency))), lambda: shaped_done,
-                             concurrency, log)
+        await _with_progress(asyncio.gather(*(shaped() for _ in range(concurrency))),
+                             lambda: shaped_done + len(shaped_errors), concurrency, log)
         shaped_wall = time.perf_counter() - t0
     return LevelResult(
         concurrency=concurrency, trades=trades, wall_s=wall, completed=len(lifecycle_s), failed=len(errors),
         ceiling_wall_s=ceiling_wall, ceiling_completed=done, activities_per_lifecycle=k,
         local_activities_per_lifecycle=local, updates_per_lifecycle=shape.updates, shaped_wall_s=shaped_wall,
-        shaped_completed=shaped_done, lifecycle_s=lifecycle_s,
+        shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
     )
 
@@ -363,9 +376,10 @@ def render(levels: list[LevelResult]) -> str:
         title=f"Orchestration: full lifecycles ({levels[0].trades} trades each) vs the raw Temporal ceiling",
     )]
     out.append(table(
-        ["concurrent sessions", "lifecycles/s", "shaped ceiling wf/s", "ratio to shaped", "updates per lifecycle"],
+        ["concurrent sessions", "lifecycles/s", "shaped ceiling wf/s", "ratio to shaped", "updates per lifecycle",
+         "shaped failed"],
         [[lv.concurrency, lv.rate, lv.shaped_rate, lv.rate / lv.shaped_rate if lv.shaped_rate else float("nan"),
-          lv.updates_per_lifecycle] for lv in levels],
+          lv.updates_per_lifecycle, len(lv.shaped_errors)] for lv in levels],
         title="\nThe same lifecycles vs the shaped ceiling (the same activities driven through the same number of "
               "updates: Temporal's cost of the interaction shape; a second baseline, not the target's)",
     ))

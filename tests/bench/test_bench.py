@@ -8,11 +8,12 @@ import math
 import uuid
 from collections import defaultdict
 
-from temporalio.client import WithStartWorkflowOperation
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from bench.orchestration import fund_parents, history_profile, lifecycle
+from bench.orchestration import failure_kind, failure_summary, fund_parents, history_profile, lifecycle
 from bench.report import percentile, table
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
 from tests.api.conftest import api_factory, stack
@@ -78,3 +79,11 @@ def test_percentile_is_nearest_rank_and_tables_align() -> None:
     assert math.isnan(percentile([], 50))
     lines = table(["a", "bb"], [["x", 1.5], ["yyy", 1234.0]]).splitlines()
     assert len({len(line) for line in lines}) == 1 and lines[-1].endswith("1,234")
+
+
+def test_a_failure_is_summarised_with_its_business_error_and_step() -> None:
+    err = WorkflowUpdateFailedError(ApplicationError("offer expired for 5xYz", type="InvalidTransaction"))
+    err.add_note("after create")
+    summary = failure_summary(err)
+    assert failure_kind(summary) == "WorkflowUpdateFailedError (InvalidTransaction) after create"
+    assert "offer expired for 5xYz" in summary
