@@ -6,8 +6,8 @@ httpcore's pooled requests call `current_async_library()`, which does `import sn
 when the import fails. Without sniffio installed, every call was a failed import — a scan of every sys.path entry
 (stat calls) — about 10 % of the worker's CPU under load (docs/benchmarks.md). sniffio is a dependency for that.
 
-A large connection pool: httpcore walks every pooled connection on each request and response, so the chain client
-keeps SOLANA_RPC_MAX_CONNECTIONS, not httpx's default 100.
+A bounded connection pool: the chain client keeps SOLANA_RPC_MAX_CONNECTIONS (providers limit connections per
+client), not httpx's default 100, and requests beyond them wait for one.
 """
 
 from __future__ import annotations
