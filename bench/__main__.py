@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import pstats
+import signal
 import subprocess
 import sys
 import time
@@ -104,8 +105,19 @@ def run_chain() -> dict[str, Any]:
     return figures
 
 
+def _interrupt_on_sigterm() -> None:
+    """`kill` and `timeout` send SIGTERM, whose default ends the process at once and leaves the stack it started
+    (PostgreSQL, Temporal, …) running. Treat it as Ctrl-C: the stack's teardown runs and stops every process."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _interrupt_on_sigterm()
     figures: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count()}
     if args.area in ("chain", "all"):
         figures["chain"] = run_chain()

@@ -164,7 +164,9 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
         yield stack
     finally:
         await sup.stop_all()
-        await asyncio.to_thread(postgres.stop)
+        # Blocking, not to_thread: after Ctrl-C/SIGTERM this finally runs inside a cancelled task, and an awaited
+        # thread would be abandoned when asyncio.run shuts down, leaving PostgreSQL running.
+        postgres.stop()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(root, ignore_errors=True)
 
