@@ -87,14 +87,19 @@ def cache_workflow_bytecode(workflows: Sequence[type]) -> list[str]:
             file = getattr(sys.modules.get(".".join(parts[:depth])), "__file__", None)
             if file and file.endswith(".py") and file not in sources:
                 sources.append(file)
+
+    def compile_one(source: str) -> str:
+        # cache_from_source honours sys.pycache_prefix, which the import system reads the bytecode back through.
+        return py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True)
+
     written = []
     for source in sources:
         try:
-            written.append(py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True))
+            written.append(compile_one(source))
         except OSError:  # a read-only tree (an image built without bytecode): somewhere private instead
             if sys.pycache_prefix is None:
                 sys.pycache_prefix = tempfile.mkdtemp(prefix="ev-worker-pycache-")
-            written.append(py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True))
+            written.append(compile_one(source))
     return written
 
 

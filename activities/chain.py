@@ -118,12 +118,16 @@ class ChainActivities:
 
     # --- helpers --------------------------------------------------------------------------------------------------
 
-    async def _record(self, session_id: uuid.UUID | None, signature: str, kind: str, status: str, **kw: Any) -> None:
+    async def _record(
+        self, session_id: uuid.UUID | None, signature: str, kind: str, status: str, **kw: Any
+    ) -> VaultTransaction | None:
+        """The ledger row as it stands after this report (None: a transaction of no session, e.g. an orphan's)."""
         if session_id is None:
-            return
-        await ledger.record_transaction(
+            return None
+        recorded = await ledger.record_transaction(
             self.r.pool, NewTransaction(signature=signature, session_id=session_id, kind=kind, status=status, **kw)
         )
+        return recorded.transaction
 
     async def _load_sealed(self, session_id: uuid.UUID) -> SealedKey | None:
         """The sealed key, or None once shredded (the session was revoked or has ended)."""
@@ -163,19 +167,10 @@ class ChainActivities:
             except ChainError as exc:
                 raise from_chain_error(exc) from None
             if result is not None:
-                recorded = await ledger.record_transaction(
-                    self.r.pool,
-                    NewTransaction(
-                        signature=tx.signature,
-                        session_id=session_id,
-                        kind=kind,
-                        status="confirmed",
-                        slot=result.slot,
-                        fee=result.fee,
-                        lamports=tx.lamports,
-                    ),
+                recorded = await self._record(
+                    session_id, tx.signature, kind, "confirmed", slot=result.slot, fee=result.fee, lamports=tx.lamports
                 )
-                landed = landed or recorded.transaction
+                landed = landed or recorded
         return landed
 
     def _sign_as_session_key(self, sealed: SealedKey, message: Message, last_valid: int) -> SignedTx:
