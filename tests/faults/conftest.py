@@ -47,6 +47,10 @@ from tests.faults.scenario import (
 )
 
 # Bounds on hangs (never expectations about speed): a scenario that has not finished by then is reported stuck.
+# The standard scenario: ten sessions in flight (four of them expiring), three trades each.
+SESSIONS = 10
+EXPIRING = 4
+TRADES = 3
 SCENARIO_TIMEOUT_SECONDS = 240
 AUDIT_TIMEOUT_SECONDS = 120
 # 50 ms slots: a blockhash lives 7.5 s and finalizes in 1.6 s, so proving that a dropped transaction can never land
@@ -157,9 +161,9 @@ class World:
         self,
         workers: list[str],
         *,
-        sessions: int,
-        expiring: int,
-        trades: int,
+        sessions: int = SESSIONS,
+        expiring: int = EXPIRING,
+        trades: int = TRADES,
         via_proxy: bool = True,
         expiry_warp: int = EXPIRY_WARP,
     ) -> tuple[list[WorkerProcess], list[SessionRun]]:
@@ -225,6 +229,13 @@ class World:
                 return await audit(self.driver, runs, db, self.cleaner.pubkey())
         finally:
             await db.close()
+
+    async def assert_nothing_lost(self, runs: list[SessionRun]) -> None:
+        """The audit finds no disagreement between what each session was told, the chain and the database; the
+        report (retries, proxy counters, ledger rows, timeline) is printed either way."""
+        problems = await self.audit(runs)
+        assert not problems, "\n".join(problems) + "\n" + self.report(runs)
+        print(self.report(runs))
 
     def report(self, runs: list[SessionRun]) -> str:
         assert self.driver is not None

@@ -4,79 +4,61 @@ PostgreSQL (an embedded server this module owns), the local node (same ledger di
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 
 import pytest
 
-from tests.faults.conftest import World
+from tests.faults.conftest import SESSIONS, World
 from tests.faults.scenario import chain_ready
 
 pytestmark = pytest.mark.slow
 
-SESSIONS = 10
-EXPIRING = 4
-TRADES = 3
 DOWNTIME_SECONDS = 3
 
 
-async def test_temporal_server_stopped_and_restarted_on_its_database(world: World) -> None:
-    _, runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
+async def outage(world: World, what: str, stop: Callable[[], None], start: Callable[[], None]) -> None:
+    """Once a third of the trades are done (the rest in flight): stop `what`, leave it down, start it again."""
+    assert world.driver is not None
     progress = world.driver.progress
+    await progress.until(lambda p: p.trades_done >= SESSIONS)
+    await asyncio.to_thread(stop)
+    progress.note(f"{what} stopped")
+    await asyncio.sleep(DOWNTIME_SECONDS)
+    await asyncio.to_thread(start)
+    progress.note(f"{what} restarted")
+
+
+async def test_temporal_server_stopped_and_restarted_on_its_database(world: World) -> None:
+    _, runs = await world.prepare(["w1"])
     temporal = world.infra.temporal
 
-    async def restart_temporal() -> None:
-        await progress.until(lambda p: p.trades_done >= SESSIONS)
-        await asyncio.to_thread(temporal.stop)
-        progress.note("temporal stopped")
-        await asyncio.sleep(DOWNTIME_SECONDS)
-        await asyncio.to_thread(temporal.start)
-        progress.note("temporal restarted")
+    await world.run(runs, outage(world, "temporal", temporal.stop, temporal.start))
 
-    await world.run(runs, restart_temporal())
-
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert all(w.running for w in world.workers)  # the worker rode out the outage; nobody restarted it
-    print(world.report(runs))
 
 
 async def test_postgres_restarted(world: World) -> None:
-    _, runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
-    progress = world.driver.progress
+    _, runs = await world.prepare(["w1"])
     pg = world.infra.pg
 
-    async def restart_postgres() -> None:
-        await progress.until(lambda p: p.trades_done >= SESSIONS)
-        await asyncio.to_thread(pg.stop)
-        progress.note("postgres stopped")
-        await asyncio.sleep(DOWNTIME_SECONDS)
-        await asyncio.to_thread(pg.start)
-        progress.note("postgres restarted")
+    await world.run(runs, outage(world, "postgres", pg.stop, pg.start))
 
-    await world.run(runs, restart_postgres())
-
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert all(w.running for w in world.workers)
-    print(world.report(runs))
 
 
 async def test_node_killed_and_restarted_from_its_ledger(world: World) -> None:
     # The worker talks to the node directly: it sees the real thing, connection refused.
-    _, runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES, via_proxy=False)
-    progress = world.driver.progress
+    _, runs = await world.prepare(["w1"], via_proxy=False)
     node = world.infra.node
 
     async def restart_node() -> None:
-        await progress.until(lambda p: p.trades_done >= SESSIONS)
-        await asyncio.to_thread(node.stop, kill=True)
-        progress.note("node killed")
-        await asyncio.sleep(DOWNTIME_SECONDS)
-        await asyncio.to_thread(node.start)
+        await outage(world, "node (SIGKILL; restarts from its ledger)", functools.partial(node.stop, kill=True),
+                     node.start)
         await chain_ready(world.chain)
-        progress.note("node restarted from its ledger")
 
     await world.run(runs, restart_node())
 
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
-    print(world.report(runs))
+    await world.assert_nothing_lost(runs)

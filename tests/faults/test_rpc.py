@@ -9,21 +9,18 @@ import asyncio
 
 import pytest
 
-from tests.faults.conftest import World
+from tests.faults.conftest import SESSIONS, TRADES, World
 from tests.faults.scenario import rpc_call
 
 pytestmark = pytest.mark.slow
 
-SESSIONS = 10
-EXPIRING = 4
-TRADES = 3
 FAULT_SECONDS = 4
 # More than a blockhash's lifetime (150 slots): every transaction dropped so far can provably never land.
 EXPIRE_BLOCKHASHES_SLOTS = 200
 
 
 async def test_rpc_errors_then_hangs(world: World) -> None:
-    _, runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
+    _, runs = await world.prepare(["w1"])
     progress = world.driver.progress
     proxy = world.proxy
 
@@ -43,14 +40,12 @@ async def test_rpc_errors_then_hangs(world: World) -> None:
 
     await world.run(runs, misbehave())
 
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert proxy.stats.errored > 0 and proxy.stats.hung > 0  # the faults did hit the workers
-    print(world.report(runs))
 
 
 async def test_rpc_drops_transactions_until_their_blockhashes_expire(world: World) -> None:
-    _, runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
+    _, runs = await world.prepare(["w1"])
     progress = world.driver.progress
     proxy = world.proxy
 
@@ -75,7 +70,5 @@ async def test_rpc_drops_transactions_until_their_blockhashes_expire(world: Worl
 
     await world.run(runs, misbehave())
 
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert proxy.stats.dropped > 0
-    print(world.report(runs))

@@ -6,13 +6,10 @@ import asyncio
 
 import pytest
 
-from tests.faults.conftest import World
+from tests.faults.conftest import SESSIONS, TRADES, World
 
 pytestmark = pytest.mark.slow
 
-SESSIONS = 10
-EXPIRING = 4
-TRADES = 3
 # Two workers share twice the sessions until one dies; then the survivor carries all twenty.
 SCALE_SESSIONS = 20
 SCALE_EXPIRING = 8
@@ -20,7 +17,7 @@ SCALE_EXPIRY_WARP = 38  # opening twenty sessions takes longer: leave the expiri
 
 
 async def test_worker_killed_with_sigkill_and_restarted(world: World) -> None:
-    (worker,), runs = await world.prepare(["w1"], sessions=SESSIONS, expiring=EXPIRING, trades=TRADES)
+    (worker,), runs = await world.prepare(["w1"])
     progress = world.driver.progress
 
     async def crash_and_restart() -> None:
@@ -33,10 +30,8 @@ async def test_worker_killed_with_sigkill_and_restarted(world: World) -> None:
 
     await world.run(runs, crash_and_restart())
 
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert worker.starts == 2 and len(worker.kills) == 1
-    print(world.report(runs))
 
 
 async def test_two_workers_one_killed_for_good(world: World) -> None:
@@ -56,7 +51,5 @@ async def test_two_workers_one_killed_for_good(world: World) -> None:
 
     await world.run(runs, crash())
 
-    problems = await world.audit(runs)
-    assert not problems, "\n".join(problems) + "\n" + world.report(runs)
+    await world.assert_nothing_lost(runs)
     assert not doomed.running and survivor.running and survivor.starts == 1
-    print(world.report(runs))
