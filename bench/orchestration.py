@@ -312,33 +312,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     k, local = shape.activities, shape.local_activities
 
     log(f"  ceiling: {concurrency} trivial workflows x {k} no-op activities + {local} local at once …")
-    done = 0
-
-    async def trivial() -> None:
-        nonlocal done
-        await client.execute_workflow(TrivialWorkflow.run, TrivialInput(activities=k, local_activities=local),
-                                      id=f"ceiling-{uuid.uuid4()}", task_queue=TRIVIAL_TASK_QUEUE)
-        done += 1
-
     cpu0 = stack.cpu_seconds()
-    t0 = time.perf_counter()
-    await _with_progress(asyncio.gather(*(trivial() for _ in range(concurrency))), lambda: done, concurrency, log)
-    ceiling_wall = time.perf_counter() - t0
+    ceiling_wall, done = await _trivial_wave(client, TrivialInput(activities=k, local_activities=local),
+                                             concurrency, log)
     ceiling_cpu = _delta(stack.cpu_seconds(), cpu0)
 
     log(f"  ordinary ceiling: {concurrency} trivial workflows x {k + local} no-op ordinary activities at once …")
-    ordinary_done = 0
-
-    async def ordinary() -> None:
-        nonlocal ordinary_done
-        await client.execute_workflow(TrivialWorkflow.run, TrivialInput(activities=k + local),
-                                      id=f"ordinary-{uuid.uuid4()}", task_queue=TRIVIAL_TASK_QUEUE)
-        ordinary_done += 1
-
-    t0 = time.perf_counter()
-    await _with_progress(asyncio.gather(*(ordinary() for _ in range(concurrency))), lambda: ordinary_done,
-                         concurrency, log)
-    ordinary_wall = time.perf_counter() - t0
+    ordinary_wall, ordinary_done = await _trivial_wave(client, TrivialInput(activities=k + local), concurrency, log)
 
     log(f"  shaped ceiling: {concurrency} trivial workflows x {shape.updates} updates sharing those activities …")
     shaped_done = 0
@@ -378,6 +358,21 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
     )
+
+
+async def _trivial_wave(client: Client, input: TrivialInput, concurrency: int, log: Any) -> tuple[float, int]:
+    """`concurrency` trivial workflows at once, each to its end: (wall seconds, how many completed)."""
+    done = 0
+
+    async def one() -> None:
+        nonlocal done
+        await client.execute_workflow(TrivialWorkflow.run, input, id=f"ceiling-{uuid.uuid4()}",
+                                      task_queue=TRIVIAL_TASK_QUEUE)
+        done += 1
+
+    t0 = time.perf_counter()
+    await _with_progress(asyncio.gather(*(one() for _ in range(concurrency))), lambda: done, concurrency, log)
+    return time.perf_counter() - t0, done
 
 
 async def _with_progress(work: Any, finished: Any, total: int, log: Any) -> None:
