@@ -263,8 +263,9 @@ async def run(settings: Settings) -> int:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request line at INFO: ~100 lines per session, and the full RPC URL, which for hosted RPC
-    # providers carries an API key (`?api-key=…`). Warnings and errors still come through.
+    # The chain client sends through aiohttp, which logs no request lines. httpx, should anything in the worker use
+    # it, logs every request line at INFO with the full URL, which for hosted RPC providers carries an API key
+    # (`?api-key=…`). Warnings and errors still come through.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return asyncio.run(run(get_settings()))
 

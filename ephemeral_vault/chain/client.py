@@ -15,14 +15,13 @@ unknown).
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized
 from solana.rpc.types import MemcmpOpts, TxOpts
@@ -63,10 +62,12 @@ from ephemeral_vault.chain.send import (
     classify_rpc_exception,
     classify_transaction_error,
 )
+from ephemeral_vault.chain.transport import RpcSession, RpcTransportError
 from ephemeral_vault.settings import get_settings
 
 T = TypeVar("T")
 
+JSON_HEADERS = {"Content-Type": "application/json"}
 _LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 # While waiting for a confirmation, send the same bytes again every this many polls: a validator may drop a
 # transaction under load, and resending identical bytes can never execute twice.
@@ -138,20 +139,14 @@ class ChainClient:
         self.poll_interval_seconds = poll_interval_seconds or settings.solana_confirm_poll_seconds
         self.confirm_timeout_seconds = confirm_timeout_seconds or settings.solana_confirm_timeout_seconds
         timeout = rpc_timeout_seconds or settings.solana_rpc_timeout_seconds
-        # A bounded connection pool: providers limit concurrent connections per client, and httpcore walks every
-        # pooled connection on each request and response. A node answers in milliseconds; 16 connections carry the
-        # worker's 50 activity slots. (Measured in isolation, 8, 16 or 100 connections cost the same CPU per request
-        # within noise: docs/benchmarks.md.)
-        limits = httpx.Limits(
-            max_connections=settings.solana_rpc_max_connections,
-            max_keepalive_connections=settings.solana_rpc_max_connections,
-        )
+        # A bounded connection pool: providers limit concurrent connections per client; 16 carry the worker's 50
+        # activity slots against a node that answers in milliseconds.
+        self._session = RpcSession(timeout_seconds=timeout, max_connections=settings.solana_rpc_max_connections)
         self._rpc = AsyncClient(self.rpc_url, commitment=Confirmed, timeout=timeout)
-        # solana-py 0.36 builds its httpx client with the default limits and offers no parameter for them: swap in
-        # one with ours (same timeout) before it is ever used.
-        self._rpc._provider.session = httpx.AsyncClient(timeout=timeout, limits=limits)
-        # For standard methods that solana-py 0.36 does not wrap (getRecentPrioritizationFees).
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        # solana-py 0.36 posts through an httpx client of its own: swap in the aiohttp session (transport.py says
+        # why) before the httpx one is ever used, and close that one unused.
+        self._unused_httpx = self._rpc._provider.session
+        self._rpc._provider.session = self._session
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -160,8 +155,8 @@ class ChainClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._rpc.close()
-        await self._http.aclose()
+        await self._rpc.close()  # closes self._session
+        await self._unused_httpx.aclose()
 
     def __repr__(self) -> str:
         return f"ChainClient(rpc_url={redact_url(self.rpc_url)!r}, program_id={self.program.program_id})"
@@ -274,13 +269,12 @@ class ChainClient:
             raise RetryableRpcError("malformed isBlockhashValid answer") from exc
 
     async def _raw_call(self, method: str, params: list[object]) -> Any:
+        payload = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         try:
-            response = await self._http.post(
-                self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-            )
+            response = await self._session.post(self.rpc_url, headers=JSON_HEADERS, content=payload)
             response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            body = json.loads(response.text)
+        except (RpcTransportError, ValueError) as exc:
             raise classify_rpc_exception(exc, program=self.program) from _chainable(exc)
         error = body.get("error") if isinstance(body, dict) else None
         if error is not None:
@@ -540,9 +534,9 @@ def redact_url(url: str) -> str:
 
 
 def _chainable(exc: BaseException) -> BaseException | None:
-    """The cause to chain onto a classified error. Transport exceptions are dropped: httpx puts the full request
-    URL (an API key, on hosted RPC) in its messages, and a chained cause travels into logs and Temporal history."""
-    if isinstance(exc, httpx.HTTPError | SolanaRpcException):
+    """The cause to chain onto a classified error. Transport exceptions are dropped: HTTP clients put the request
+    URL (an API key, on hosted RPC) in their messages, and a chained cause travels into logs and Temporal history."""
+    if isinstance(exc, RpcTransportError):
         return None
     return exc
 

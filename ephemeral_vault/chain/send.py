@@ -11,9 +11,8 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-import httpx
-from solana.exceptions import SolanaRpcException
 from solana.rpc.core import RPCException, RPCNoResultException
+from solders.errors import SerdeJSONError
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.rpc.errors import (
@@ -60,6 +59,7 @@ from ephemeral_vault.chain.errors import (
 )
 from ephemeral_vault.chain.events import UnknownEvent, VaultEvent
 from ephemeral_vault.chain.program import ProgramInterface
+from ephemeral_vault.chain.transport import RpcHttpStatusError, RpcTimeout, RpcTransportError, RpcUnreachable
 
 # System Program custom errors (SystemError enum order). 1 is what an overdrawn transfer returns.
 SYSTEM_ERRORS = {
@@ -265,15 +265,13 @@ def classify_rpc_exception(
     sending: bool = False,
     signature: str | None = None,
 ) -> ChainError:
-    """Map whatever solana-py raised for one request to a typed error.
+    """Map whatever one request raised (solana-py, solders, the transport) to a typed error.
 
     `sending` marks a sendTransaction: invalid params then means the transaction bytes themselves were rejected.
     """
     if isinstance(exc, ChainError):
         return exc
-    if isinstance(exc, SolanaRpcException):
-        return _classify_transport(exc.__cause__ or exc)
-    if isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, RpcTransportError):
         return _classify_transport(exc)
     if isinstance(exc, RPCNoResultException):
         return RetryableRpcError(f"RPC returned no result: {exc}")
@@ -287,22 +285,22 @@ def classify_rpc_exception(
         return RetryableRpcError("unparseable RPC response (the decoder rejected its shape)")
     if isinstance(exc, TimeoutError | ConnectionError | OSError):
         return RetryableRpcError(f"connection problem: {type(exc).__name__}")
-    if isinstance(exc, ValueError):
-        # solders could not parse the response body: a proxy page, a truncated body, a half-up node.
+    if isinstance(exc, ValueError | SerdeJSONError):
+        # solders could not parse the response body: a proxy page, a truncated body, a half-up node. (A body that is
+        # not JSON at all raises SerdeJSONError, which is not a ValueError.)
         return RetryableRpcError(f"unparseable RPC response: {exc}")
     raise exc
 
 
 def _classify_transport(cause: BaseException) -> ChainError:
-    if isinstance(cause, httpx.HTTPStatusError):
-        status = cause.response.status_code
-        if status in (408, 429) or status >= 500:
-            return RetryableRpcError(f"RPC endpoint answered HTTP {status}")
-        return RpcRequestRejected(f"RPC endpoint refused the request: HTTP {status}")
-    if isinstance(cause, httpx.TimeoutException):
-        return RetryableRpcError(f"RPC request timed out ({type(cause).__name__})")
-    if isinstance(cause, httpx.TransportError):
-        return RetryableRpcError(f"cannot reach the RPC endpoint ({type(cause).__name__})")
+    if isinstance(cause, RpcHttpStatusError):
+        if cause.status in (408, 429) or cause.status >= 500:
+            return RetryableRpcError(f"RPC endpoint answered HTTP {cause.status}")
+        return RpcRequestRejected(f"RPC endpoint refused the request: HTTP {cause.status}")
+    if isinstance(cause, RpcTimeout):
+        return RetryableRpcError("RPC request timed out")
+    if isinstance(cause, RpcUnreachable):
+        return RetryableRpcError(str(cause))
     return RetryableRpcError(f"RPC transport error ({type(cause).__name__})")
 
 

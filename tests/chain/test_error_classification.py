@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
-from solana.exceptions import SolanaRpcException
 from solana.rpc.core import RPCException
 from solders.keypair import Keypair
 from solders.rpc.responses import SendTransactionResp
@@ -35,6 +33,7 @@ from ephemeral_vault.chain.errors import (
 )
 from ephemeral_vault.chain.program import default_program
 from ephemeral_vault.chain.send import classify_rpc_exception, classify_transaction_error
+from ephemeral_vault.chain.transport import RpcHttpStatusError, RpcTimeout, RpcUnreachable
 
 PROGRAM = default_program()
 OURS = PROGRAM.program_id
@@ -134,25 +133,17 @@ def test_rpc_error_responses_are_classified(error: dict[str, object], cls: type)
     assert type(classify_rpc_exception(_rpc_error(error), program=PROGRAM, sending=True)) is cls
 
 
-def _transport(cause: Exception) -> SolanaRpcException:
-    try:
-        raise SolanaRpcException(cause, lambda: None, None, object()) from cause
-    except SolanaRpcException as exc:
-        return exc
-
-
 @pytest.mark.parametrize(
-    ("status", "cls"), [(429, RetryableRpcError), (503, RetryableRpcError), (403, RpcRequestRejected)]
+    ("status", "cls"),
+    [(408, RetryableRpcError), (429, RetryableRpcError), (503, RetryableRpcError), (403, RpcRequestRejected)],
 )
 def test_http_status_decides_transport_retry(status: int, cls: type) -> None:
-    request = httpx.Request("POST", "http://rpc.invalid")
-    cause = httpx.HTTPStatusError("x", request=request, response=httpx.Response(status, request=request))
-    assert type(classify_rpc_exception(_transport(cause), program=PROGRAM)) is cls
+    assert type(classify_rpc_exception(RpcHttpStatusError(status), program=PROGRAM)) is cls
 
 
-@pytest.mark.parametrize("cause", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow")])
+@pytest.mark.parametrize("cause", [RpcUnreachable("cannot reach the RPC endpoint (x)"), RpcTimeout("slow")])
 def test_connection_failures_and_timeouts_are_retryable(cause: Exception) -> None:
-    assert is_retryable(classify_rpc_exception(_transport(cause), program=PROGRAM))
+    assert is_retryable(classify_rpc_exception(cause, program=PROGRAM))
 
 
 def test_program_error_repr_carries_no_more_than_name_code_and_index() -> None:
