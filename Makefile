@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program bench-localnet bench-orchestration bench-api migrate clean
+.PHONY: help venv toolchain node-deps program idl test lint run demo bench bench-program bench-localnet bench-rpc-transport bench-orchestration bench-api migrate clean
 
 help:
 	@echo "make run      start the whole stack locally (embedded PostgreSQL, Temporal dev server, local chain, worker, API)"
@@ -57,7 +57,11 @@ bench-orchestration: venv toolchain
 bench-api: venv toolchain
 	$(PY) -m bench api $(BENCH_ARGS)
 
-bench: bench-program bench-localnet bench-orchestration bench-api
+# CPU per JSON-RPC request of the chain client's HTTP transport (aiohttp) beside solana-py's own (httpx).
+bench-rpc-transport: venv
+	$(PY) -m bench.rpc_transport
+
+bench: bench-program bench-localnet bench-rpc-transport bench-orchestration bench-api
 
 # The IDL (both formats) and src/discriminators.h, generated from programs/ephemeral_vault/idl.py.
 idl: venv

@@ -90,9 +90,12 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_chain() -> dict[str, Any]:
-    """Fold in `make bench-program` (CU per instruction) and `make bench-localnet` (node tx/s)."""
+    """Fold in `make bench-program` (CU per instruction), `make bench-localnet` (node tx/s) and
+    `make bench-rpc-transport` (CPU per JSON-RPC request)."""
     figures: dict[str, Any] = {}
-    for name, module in (("program", "tests.program.bench_program"), ("localnet", "localnet.bench")):
+    benches = (("program", "tests.program.bench_program"), ("localnet", "localnet.bench"),
+               ("rpc_transport", "bench.rpc_transport"))
+    for name, module in benches:
         log(f"\n== Chain: python -m {module} ==")
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", module], cwd=REPO_ROOT, capture_output=True, text=True,

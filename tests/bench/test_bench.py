@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from bench import rpc_transport
 from bench.orchestration import failure_kind, failure_summary, fund_parents, history_profile, lifecycle
 from bench.report import percentile, table
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
@@ -87,3 +88,11 @@ def test_a_failure_is_summarised_with_its_business_error_and_step() -> None:
     summary = failure_summary(err)
     assert failure_kind(summary) == "WorkflowUpdateFailedError (InvalidTransaction) after create"
     assert "offer expired for 5xYz" in summary
+
+
+async def test_the_transport_bench_sends_its_requests_through_each_transport(localnet_url: str) -> None:
+    figures = await rpc_transport.run(localnet_url, requests=40, concurrency=4, rounds=1)
+    assert [f.transport for f in figures] == list(rpc_transport.TRANSPORTS)
+    assert all(f.requests == 40 and f.cpu_s > 0 and f.wall_s > 0 for f in figures)
+    rendered = rpc_transport.render(figures)
+    assert "1.00" in rendered.splitlines()[3]  # the baseline row is its own unit
