@@ -70,6 +70,9 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
             figures["orchestration"] = [lv.as_dict() for lv in levels]
             print("\n" + orchestration.render(levels), flush=True)
             for lv in levels:
+                if lv.resigned:
+                    log(f"  wallets signed again at {lv.concurrency} (a refused offer whose blockhash expired): "
+                        + ", ".join(f"{step} x{n}" for step, n in lv.resigned.items()))
                 for kind, count in Counter(map(orchestration.failure_kind, lv.errors)).most_common(5):
                     log(f"  {count} lifecycles failed at {lv.concurrency}: {kind}")
                 for kind, count in Counter(map(orchestration.failure_kind, lv.shaped_errors)).most_common(3):

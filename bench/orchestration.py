@@ -27,12 +27,13 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from solders.keypair import Keypair
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.report import percentile, table
@@ -45,6 +46,7 @@ from workflows.messages import (
     APPROVE_UPDATE,
     CREATE_UPDATE,
     QUOTE_DEPOSIT_UPDATE,
+    REFRESH_OPENING_UPDATE,
     REVOKE_UPDATE,
     SUBMIT_DEPOSIT_UPDATE,
     TRADE_UPDATE,
@@ -55,6 +57,7 @@ from workflows.messages import (
     DepositQuote,
     DepositRequest,
     DepositResult,
+    ErrorType,
     RevokeRequest,
     RevokeResult,
     SessionOutcome,
@@ -65,7 +68,9 @@ from workflows.messages import (
     workflow_id_for,
 )
 
+T = TypeVar("T")
 SOL = 1_000_000_000
+WALLET_ATTEMPTS = 4  # signatures a wallet makes for one step before it gives up
 HISTORY_SAMPLE = 20
 LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK's core records for each local activity
 
@@ -94,6 +99,7 @@ class LevelResult:
     rss_mib: dict[str, float] = field(default_factory=dict)
     profile: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # kind → (count, queued s, run s)
     errors: list[str] = field(default_factory=list)
+    resigned: Counter[str] = field(default_factory=Counter)  # wallet re-signs after InvalidTransaction, per step
 
     @property
     def rate(self) -> float:
@@ -127,7 +133,7 @@ class LevelResult:
             "steps_p50_s": {k: percentile(v, 50) for k, v in self.step_s.items()},
             "cpu_s": self.cpu_s, "ceiling_cpu_s": self.ceiling_cpu_s, "rss_mib": self.rss_mib,
             "profile": {k: {"count": c, "queued_s": q, "run_s": r} for k, (c, q, r) in self.profile.items()},
-            "errors": self.errors[:5],
+            "errors": self.errors[:5], "resigned": dict(self.resigned),
             "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
         }
 
@@ -146,7 +152,7 @@ async def fund_parents(rpc_url: str, count: int) -> list[Keypair]:
 
 
 async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[str, list[float]],
-                    task_queue: str = TASK_QUEUE) -> SessionOutcome:
+                    resigned: Counter[str], task_queue: str = TASK_QUEUE) -> SessionOutcome:
     session_id = str(uuid.uuid4())
     mark = time.perf_counter()
     done = "nothing"
@@ -158,14 +164,14 @@ async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[st
         mark, done = now, step
 
     try:
-        return await _lifecycle_steps(client, parent, trades, task_queue, session_id, lap)
+        return await _lifecycle_steps(client, parent, trades, task_queue, session_id, lap, resigned)
     except Exception as exc:
         exc.add_note(f"after {done}")
         raise
 
 
 async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_queue: str, session_id: str,
-                           lap: Any) -> SessionOutcome:
+                           lap: Any, resigned: Counter[str]) -> SessionOutcome:
     req = CreateSessionRequest(session_id=session_id, parent_wallet=str(parent.pubkey()),
                                session_duration_seconds=3600, max_deposit_lamports=SOL,
                                initial_deposit_lamports=SOL // 10)
@@ -174,29 +180,65 @@ async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_qu
         result_type=CreateSessionResult)
     lap("create")
     handle = client.get_workflow_handle(workflow_id_for(session_id), result_type=SessionOutcome)
-    await handle.execute_update(APPROVE_UPDATE, ApproveRequest(
-        vault_pda=created.vault_pda, signed_transaction=wallet_sign(created.unsigned_transaction, parent)),
-        result_type=ApproveResult)
+
+    async def fresh_opening() -> str:
+        return (await handle.execute_update(REFRESH_OPENING_UPDATE, result_type=CreateSessionResult)
+                ).unsigned_transaction
+
+    async def approve(signed: str) -> ApproveResult:
+        return await handle.execute_update(APPROVE_UPDATE, ApproveRequest(
+            vault_pda=created.vault_pda, signed_transaction=signed), result_type=ApproveResult)
+
+    await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, resigned, "opening")
     lap("approve")
-    quote = await handle.execute_update(QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
-                                        result_type=DepositQuote)
-    await handle.execute_update(SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(
-        signed_transaction=wallet_sign(quote.unsigned_transaction, parent)), result_type=DepositResult)
+
+    async def deposit_offer() -> str:
+        return (await handle.execute_update(QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
+                                            result_type=DepositQuote)).unsigned_transaction
+
+    async def deposit(signed: str) -> DepositResult:
+        return await handle.execute_update(SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed),
+                                           result_type=DepositResult)
+
+    await as_a_wallet(await deposit_offer(), deposit_offer, deposit, parent, resigned, "deposit")
     lap("deposit")
     for _ in range(trades):
         await handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000),
                                     result_type=TradeResult)
         lap("trade")
-    offered = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(), result_type=RevokeResult)
-    assert offered.unsigned_transaction is not None
-    await handle.execute_update(REVOKE_UPDATE, RevokeRequest(
-        signed_transaction=wallet_sign(offered.unsigned_transaction, parent)), result_type=RevokeResult)
+
+    async def revoke_offer() -> str:
+        offered = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(), result_type=RevokeResult)
+        assert offered.unsigned_transaction is not None
+        return offered.unsigned_transaction
+
+    async def revoke(signed: str) -> RevokeResult:
+        return await handle.execute_update(REVOKE_UPDATE, RevokeRequest(signed_transaction=signed),
+                                           result_type=RevokeResult)
+
+    await as_a_wallet(await revoke_offer(), revoke_offer, revoke, parent, resigned, "revoke")
     lap("revoke")
     outcome = await handle.result()
     lap("cleanup")
     if outcome.status is not SessionState.CLEANED:
         raise RuntimeError(f"session ended {outcome.status}")
     return outcome
+
+
+async def as_a_wallet(unsigned: str, reoffer: Callable[[], Awaitable[str]], submit: Callable[[str], Awaitable[T]],
+                      parent: Keypair, resigned: Counter[str], step: str) -> T:
+    """Sign an offered transaction and submit it; when the workflow refuses it as InvalidTransaction (its blockhash
+    expired while the request queued — at 1,000 sessions on 2 cores a step can take longer than a blockhash lives),
+    ask for a fresh offer and sign again, as a wallet does. Re-signs are counted, not hidden."""
+    for attempt in range(1, WALLET_ATTEMPTS + 1):
+        try:
+            return await submit(wallet_sign(unsigned, parent))
+        except WorkflowUpdateFailedError as err:
+            if attempt == WALLET_ATTEMPTS or getattr(err.cause, "type", None) != ErrorType.INVALID_TRANSACTION:
+                raise
+        resigned[step] += 1
+        unsigned = await reoffer()
+    raise AssertionError("unreachable")
 
 
 def failure_summary(exc: BaseException) -> str:
@@ -279,14 +321,20 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> HistorySha
                sum(running[kind]) / max(len(running[kind]), 1))
         for kind in running
     }
-    return HistoryShape(max(activity_counts, default=0), max(local_counts, default=0), max(update_counts, default=0),
+    return HistoryShape(_most_common(activity_counts), _most_common(local_counts), _most_common(update_counts),
                         profile)
+
+
+def _most_common(counts: list[int]) -> int:
+    """A typical lifecycle's count (a lifecycle whose wallet had to re-sign ran a few more steps)."""
+    return Counter(counts).most_common(1)[0][0] if counts else 0
 
 
 async def run_level(stack: BenchStack, client: Client, concurrency: int, trades: int, log: Any) -> LevelResult:
     log(f"  {concurrency} lifecycles: funding {concurrency} parent wallets …")
     parents = await fund_parents(stack.rpc_url, concurrency)
     steps: dict[str, list[float]] = defaultdict(list)
+    resigned: Counter[str] = Counter()
     lifecycle_s: list[float] = []
     errors: list[str] = []
     ids: list[str] = []
@@ -294,7 +342,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     async def one(parent: Keypair) -> None:
         started = time.perf_counter()
         try:
-            outcome = await lifecycle(client, parent, trades, steps)
+            outcome = await lifecycle(client, parent, trades, steps, resigned)
             lifecycle_s.append(time.perf_counter() - started)
             ids.append(workflow_id_for(outcome.session_id))
         except Exception as exc:  # counted and reported, the run goes on
@@ -357,6 +405,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         ordinary_completed=ordinary_done, shaped_wall_s=shaped_wall,
         shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
+        resigned=resigned,
     )
 
 

@@ -6,20 +6,39 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 
+import httpx
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from bench import rpc_transport
-from bench.orchestration import failure_kind, failure_summary, fund_parents, history_profile, lifecycle
+from bench.orchestration import (
+    as_a_wallet,
+    failure_kind,
+    failure_summary,
+    fund_parents,
+    history_profile,
+    lifecycle,
+)
 from bench.report import percentile, table
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
 from tests.api.conftest import api_factory, stack
 from tests.api.stack import Stack
-from workflows.messages import SessionState, workflow_id_for
+from workflows.client import session_start_operation
+from workflows.messages import (
+    APPROVE_UPDATE,
+    CREATE_UPDATE,
+    REFRESH_OPENING_UPDATE,
+    ApproveRequest,
+    ApproveResult,
+    CreateSessionRequest,
+    CreateSessionResult,
+    SessionState,
+    workflow_id_for,
+)
 
 __all__ = ["api_factory", "stack"]  # fixtures, imported so pytest finds them here
 
@@ -27,7 +46,8 @@ __all__ = ["api_factory", "stack"]  # fixtures, imported so pytest finds them he
 async def test_a_measured_lifecycle_is_a_full_session_and_its_history_is_profiled(stack: Stack) -> None:
     (parent,) = await fund_parents(stack.chain.rpc_url, 1)
     steps: dict[str, list[float]] = defaultdict(list)
-    outcome = await lifecycle(stack.temporal, parent, 2, steps, task_queue=stack.task_queue)
+    resigned: Counter[str] = Counter()
+    outcome = await lifecycle(stack.temporal, parent, 2, steps, resigned, task_queue=stack.task_queue)
     assert (outcome.status, outcome.trade_count) == (SessionState.CLEANED, 2)
     assert sorted(steps) == ["approve", "cleanup", "create", "deposit", "revoke", "trade"]
     assert len(steps["trade"]) == 2
@@ -96,3 +116,34 @@ async def test_the_transport_bench_sends_its_requests_through_each_transport(loc
     assert all(f.requests == 40 and f.cpu_s > 0 and f.wall_s > 0 for f in figures)
     rendered = rpc_transport.render(figures)
     assert "1.00" in rendered.splitlines()[3]  # the baseline row is its own unit
+
+
+async def test_the_bench_wallet_signs_again_when_the_offer_expired_before_it_landed(stack: Stack) -> None:
+    """At 1,000 sessions a step can outlast a blockhash; the bench's client re-signs a fresh offer as a wallet
+    would, and counts it."""
+    (parent,) = await fund_parents(stack.chain.rpc_url, 1)
+    req = CreateSessionRequest(session_id=str(uuid.uuid4()), parent_wallet=str(parent.pubkey()),
+                               session_duration_seconds=3600, max_deposit_lamports=10**9,
+                               initial_deposit_lamports=10**8)
+    created = await stack.temporal.execute_update_with_start_workflow(
+        CREATE_UPDATE, start_workflow_operation=session_start_operation(req, stack.task_queue),
+        result_type=CreateSessionResult)
+    handle = stack.temporal.get_workflow_handle(workflow_id_for(req.session_id))
+    async with httpx.AsyncClient() as http:  # past the offered blockhash's 150 slots
+        await http.post(stack.chain.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "localnet_advanceSlots",
+                                                   "params": [200]})
+    offers: list[str] = []
+
+    async def fresh_opening() -> str:
+        fresh = await handle.execute_update(REFRESH_OPENING_UPDATE, result_type=CreateSessionResult)
+        offers.append(fresh.unsigned_transaction)
+        return fresh.unsigned_transaction
+
+    async def approve(signed: str) -> ApproveResult:
+        return await handle.execute_update(APPROVE_UPDATE, ApproveRequest(
+            vault_pda=created.vault_pda, signed_transaction=signed), result_type=ApproveResult)
+
+    resigned: Counter[str] = Counter()
+    approved = await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, resigned, "opening")
+    assert approved.status is SessionState.ACTIVE
+    assert resigned == Counter(opening=1) and len(offers) == 1
