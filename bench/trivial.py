@@ -7,7 +7,8 @@
   Temporal's cost of a lifecycle's interaction shape with none of its work. It can also wait for one `hello` update
   (so the bare API can do an update-with-start, the shape of our create call).
 - `python -m bench.trivial worker`: a worker for it on TEMPORAL_ADDRESS, task queue `bench-trivial`, with the same
-  activity slots as the real worker (WORKER_MAX_CONCURRENT_ACTIVITIES).
+  activity slots and workflow-task pollers as the real worker (WORKER_MAX_CONCURRENT_ACTIVITIES,
+  WORKER_WORKFLOW_TASK_POLLERS).
 - `python -m bench.trivial api --port P`: the bare FastAPI app. `POST /start` only starts a trivial workflow;
   `POST /start-update` does an update-with-start and returns the update's answer (one workflow task round trip),
   served by uvicorn with the same options as `python -m api`.
@@ -109,8 +110,11 @@ async def run_worker() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    from worker import workflow_poller_options  # the real worker's task pollers, so the baseline polls alike
+
     async with Worker(client, task_queue=TRIVIAL_TASK_QUEUE, workflows=[TrivialWorkflow], activities=[noop],
-                      max_concurrent_activities=settings.worker_max_concurrent_activities):
+                      max_concurrent_activities=settings.worker_max_concurrent_activities,
+                      **workflow_poller_options(settings)):
         await stop.wait()
     return 0
 

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     )
     vault_sweep_interval_seconds: int = Field(default=300, ge=10, description="VaultSweep schedule interval")
     worker_max_concurrent_activities: int = Field(default=50, ge=1, description="activity slots per worker")
+    worker_workflow_task_pollers: int = Field(
+        default=20, ge=2, le=100,
+        description="concurrent workflow-task polls per worker, shared by new sessions and running ones",
+    )
     worker_workflow_sandbox: bool = Field(
         default=True, description="run workflows in Temporal's sandbox (a determinism guard; costs worker CPU)"
     )
