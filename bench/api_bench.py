@@ -37,6 +37,11 @@ class PathResult:
     errors: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     rss_mib: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process of the stack, during this path's requests
+
+    def cpu_ms_per_request(self, process: str | None = None) -> float:
+        spent = self.cpu_s.get(process, 0.0) if process else sum(self.cpu_s.values())
+        return 1000 * spent / len(self.latencies_s) if self.latencies_s else float("nan")
 
     @property
     def throughput(self) -> float:
@@ -48,7 +53,8 @@ class PathResult:
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "clients": self.clients, "requests": len(self.latencies_s),
                 "p50_ms": 1000 * self.p(50), "p95_ms": 1000 * self.p(95), "p99_ms": 1000 * self.p(99),
-                "throughput_per_s": self.throughput, "errors": self.errors, "rss_mib": self.rss_mib}
+                "throughput_per_s": self.throughput, "errors": self.errors, "rss_mib": self.rss_mib,
+                "cpu_ms_per_request": {name: self.cpu_ms_per_request(name) for name in self.cpu_s}}
 
 
 async def _client_loop(http: httpx.AsyncClient, path: str, requests: int, result: PathResult) -> None:
@@ -79,9 +85,11 @@ async def measure(stack: BenchStack, path: str, clients: int, per_client: int) -
     result = PathResult(path=path, clients=clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        cpu0 = stack.cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(_client_loop(http, path, per_client, result) for _ in range(clients)))
         result.wall_s = time.perf_counter() - started
+        result.cpu_s = {name: spent - cpu0.get(name, 0.0) for name, spent in stack.cpu_seconds().items()}
     result.rss_mib = stack.rss_mib("bare api" if path.startswith("bare") else "api")
     return result
 
@@ -113,5 +121,14 @@ def render(results: list[PathResult]) -> str:
         ratio = ours.p(99) / bare.p(99) if bare.latencies_s and ours.latencies_s else float("nan")
         rows.append(["", "→ create p99 / bare p99", "", "", "", "", "", ratio,
                      "target ≤2: " + ("met" if ratio <= 2 else "NOT met"), ""])
-    return table(["clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "p99 / bare p99", "errors",
-                  "server RSS MiB"], rows, title="API: POST /session/create vs the bare FastAPI + Temporal start")
+    latency = table(["clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "p99 / bare p99",
+                     "errors", "server RSS MiB"], rows,
+                    title="API: POST /session/create vs the bare FastAPI + Temporal start")
+    # Where a request's CPU goes (2 cores = 2,000 ms of CPU per wall second): once the cores are saturated, the p99
+    # of a path tracks its CPU per request.
+    processes = ["api", "bare api", "temporal", "worker", "trivial worker", "postgres", "localnet", "bench driver"]
+    cpu_rows = [[r.clients, r.path, *[r.cpu_ms_per_request(p) for p in processes], r.cpu_ms_per_request()]
+                for r in results]
+    cpu = table(["clients", "path", *[f"{p} ms" for p in processes], "total ms"], cpu_rows,
+                title="API: CPU per request by process (all processes of the stack, during each path's requests)")
+    return latency + "\n\n" + cpu

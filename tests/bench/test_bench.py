@@ -14,7 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from bench import rpc_transport
+from bench import api_bench, rpc_transport
 from bench.orchestration import (
     as_a_wallet,
     failure_kind,
@@ -147,3 +147,14 @@ async def test_the_bench_wallet_signs_again_when_the_offer_expired_before_it_lan
     approved = await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, resigned, "opening")
     assert approved.status is SessionState.ACTIVE
     assert resigned == Counter(opening=1) and len(offers) == 1
+
+
+def test_the_api_table_divides_each_process_cpu_by_the_requests_answered() -> None:
+    paths = [api_bench.PathResult(path, 10, latencies_s=[0.1] * 4, wall_s=1.0,
+                                  cpu_s={"api": 0.2, "temporal": 0.2 * n, "worker": 0.0})
+             for n, path in enumerate(api_bench.PATHS, start=1)]
+    assert math.isclose(paths[2].cpu_ms_per_request("temporal"), 150.0)  # 0.6 s over 4 requests
+    assert math.isclose(paths[2].cpu_ms_per_request(), 200.0)
+    assert math.isnan(api_bench.PathResult("bare start", 1).cpu_ms_per_request())  # no request answered
+    rendered = api_bench.render(paths)
+    assert "CPU per request by process" in rendered and "target ≤2: met" in rendered
