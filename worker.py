@@ -116,13 +116,14 @@ def workflow_runner_options(settings: Settings) -> dict[str, Any]:
 def workflow_poller_options(settings: Settings) -> dict[str, Any]:
     """Every create starts a new workflow, whose first workflow task comes through the task queue's normal side; the
     rest of a session's tasks come through the worker's sticky queue. The SDK's default (5 pollers, at most a fifth
-    of them on the normal side) polls the normal side with ONE poller, and creates queue behind it. 20 pollers, up to
-    as many normal as sticky, measured A/B twice on the bench stack: create p99 at 10 / 50 clients 1,095-1,237 /
-    5,052-5,298 ms -> 941-976 / 4,723-4,743 ms, a bare update-with-start's p99 at 10 clients 4.2-4.4 s -> 0.5 s
-    (docs/benchmarks.md). An idle poll is one long-poll request held open."""
+    of them on the normal side) polls the normal side with ONE poller, and creates queue behind it. 20 pollers split
+    evenly (ratio 0.5: up to 10 on each side), measured on the bench stack: create p99 at 10 clients 1,095-1,237 ms
+    -> 981 ms, a bare update-with-start's p99 at 10 clients 4.2-4.4 s -> 0.6 s. Letting the normal side take all 20
+    (ratio 1.0) helped creates a little more but doubled the time running sessions' tasks queued (651 -> 1,131 ms
+    mean at 100 sessions): sticky polls ran short (docs/benchmarks.md). An idle poll is one long-poll held open."""
     return {
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
-        "nonsticky_to_sticky_poll_ratio": 1.0,
+        "nonsticky_to_sticky_poll_ratio": 0.5,
     }
 
 

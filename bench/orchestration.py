@@ -24,6 +24,7 @@ the time queued (scheduled → started) and running (started → completed) from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -175,9 +176,8 @@ async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_qu
     req = CreateSessionRequest(session_id=session_id, parent_wallet=str(parent.pubkey()),
                                session_duration_seconds=3600, max_deposit_lamports=SOL,
                                initial_deposit_lamports=SOL // 10)
-    created = await client.execute_update_with_start_workflow(
-        CREATE_UPDATE, start_workflow_operation=session_start_operation(req, task_queue),
-        result_type=CreateSessionResult)
+    created = await update_with_start(client, CREATE_UPDATE, session_start_operation(req, task_queue),
+                                      result_type=CreateSessionResult)
     lap("create")
     handle = client.get_workflow_handle(workflow_id_for(session_id), result_type=SessionOutcome)
 
@@ -223,6 +223,18 @@ async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_qu
     if outcome.status is not SessionState.CLEANED:
         raise RuntimeError(f"session ended {outcome.status}")
     return outcome
+
+
+async def update_with_start(client: Client, update: Any, start: WithStartWorkflowOperation[Any, Any],
+                            **kwargs: Any) -> Any:
+    """execute_update_with_start_workflow; when it fails (an RPC deadline at 1,000 sessions), the start half holds
+    the same failure: read it, or asyncio reports "Future exception was never retrieved" with a traceback."""
+    try:
+        return await client.execute_update_with_start_workflow(update, start_workflow_operation=start, **kwargs)
+    except Exception:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(start.workflow_handle(), 1)
+        raise
 
 
 async def as_a_wallet(unsigned: str, reoffer: Callable[[], Awaitable[str]], submit: Callable[[str], Awaitable[T]],
@@ -377,13 +389,10 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         nonlocal shaped_done
         workflow_id = f"shaped-{uuid.uuid4()}"
         try:
-            await client.execute_update_with_start_workflow(
-                TrivialWorkflow.step,
-                start_workflow_operation=WithStartWorkflowOperation(
-                    TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                ),
-            )
+            await update_with_start(client, TrivialWorkflow.step, WithStartWorkflowOperation(
+                TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            ))
             handle = client.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
             for _ in range(shape.updates - 1):
                 await handle.execute_update(TrivialWorkflow.step)

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=50, ge=1, description="activity slots per worker")
     worker_workflow_task_pollers: int = Field(
         default=20, ge=2, le=100,
-        description="concurrent workflow-task polls per worker, shared by new sessions and running ones",
+        description="concurrent workflow-task polls per worker, split evenly between new and running sessions",
     )
     worker_workflow_sandbox: bool = Field(
         default=True, description="run workflows in Temporal's sandbox (a determinism guard; costs worker CPU)"
