@@ -105,8 +105,8 @@ def cache_workflow_bytecode(workflows: Sequence[type]) -> list[str]:
 
 def workflow_runner_options(settings: Settings) -> dict[str, Any]:
     """Temporal's sandbox (the default) re-imports workflow modules per run and proxies their module access, to catch
-    non-deterministic calls; WORKER_WORKFLOW_SANDBOX=false trades that guard for ~20 % more session creations per
-    second (docs/benchmarks.md). Replay tests of every recorded path run either way."""
+    non-deterministic calls; WORKER_WORKFLOW_SANDBOX=false trades that guard for less CPU (a create's share in the
+    worker 53 -> 31 ms, docs/benchmarks.md). Replay tests of every recorded path run either way."""
     if settings.worker_workflow_sandbox:
         return {}
     log.warning("workflows run WITHOUT Temporal's sandbox (WORKER_WORKFLOW_SANDBOX=false)")
@@ -118,9 +118,9 @@ def workflow_poller_options(settings: Settings) -> dict[str, Any]:
     rest of a session's tasks come through the worker's sticky queue. The SDK's default (5 pollers, at most a fifth
     of them on the normal side) polls the normal side with ONE poller, and creates queue behind it. 20 pollers split
     evenly (ratio 0.5: up to 10 on each side), measured on the bench stack: create p99 at 10 clients 1,095-1,237 ms
-    -> 981 ms, a bare update-with-start's p99 at 10 clients 4.2-4.4 s -> 0.6 s. Letting the normal side take all 20
-    (ratio 1.0) helped creates a little more but doubled the time running sessions' tasks queued (651 -> 1,131 ms
-    mean at 100 sessions): sticky polls ran short (docs/benchmarks.md). An idle poll is one long-poll held open."""
+    -> 981-1,136 ms, a bare update-with-start's p99 at 10 clients 4.2-4.4 s -> 0.6-0.7 s. Letting the normal side
+    take all 20 (ratio 1.0) helped creates a little more but doubled the time running sessions' tasks queued (651 ->
+    1,131 ms mean at 100 sessions): sticky polls ran short (docs/benchmarks.md). An idle poll is one long-poll."""
     return {
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         "nonsticky_to_sticky_poll_ratio": 0.5,
