@@ -76,6 +76,10 @@ HISTORY_SAMPLE = 20
 LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK's core records for each local activity
 
 
+def _per_second(done: int, wall_s: float) -> float:
+    return done / wall_s if wall_s else 0.0
+
+
 @dataclass
 class LevelResult:
     concurrency: int
@@ -104,19 +108,19 @@ class LevelResult:
 
     @property
     def rate(self) -> float:
-        return self.completed / self.wall_s if self.wall_s else 0.0
+        return _per_second(self.completed, self.wall_s)
 
     @property
     def ceiling_rate(self) -> float:
-        return self.ceiling_completed / self.ceiling_wall_s if self.ceiling_wall_s else 0.0
+        return _per_second(self.ceiling_completed, self.ceiling_wall_s)
 
     @property
     def ordinary_rate(self) -> float:
-        return self.ordinary_completed / self.ordinary_wall_s if self.ordinary_wall_s else 0.0
+        return _per_second(self.ordinary_completed, self.ordinary_wall_s)
 
     @property
     def shaped_rate(self) -> float:
-        return self.shaped_completed / self.shaped_wall_s if self.shaped_wall_s else 0.0
+        return _per_second(self.shaped_completed, self.shaped_wall_s)
 
     def as_dict(self) -> dict[str, Any]:
         return {

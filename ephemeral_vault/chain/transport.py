@@ -58,10 +58,6 @@ class RpcSession:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
-    @property
-    def connector(self) -> aiohttp.BaseConnector | None:
-        return self._session.connector if self._session is not None else None
-
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
