@@ -32,6 +32,7 @@ from activities.heartbeat import HeartbeatInterceptor
 from activities.keys import KeyActivities
 from activities.resources import Resources, load_or_create_cleaner_keypair
 from activities.sweep import SweepActivities
+from ephemeral_vault.sandbox_runner import ContextFreeSandboxedRunner
 from ephemeral_vault.settings import Settings, get_settings
 from workflows.session import SessionWorkflow
 from workflows.vault_sweep import VaultSweepWorkflow, ensure_vault_sweep_schedule
@@ -104,9 +105,9 @@ def cache_workflow_bytecode(workflows: Sequence[type]) -> list[str]:
 
 
 def workflow_runner_options(settings: Settings) -> dict[str, Any]:
-    """Temporal's sandbox (the default) re-imports workflow modules per run and proxies their module access, to catch
-    non-deterministic calls; WORKER_WORKFLOW_SANDBOX=false trades that guard for less CPU (a create's share in the
-    worker 53 -> 31 ms, docs/benchmarks.md). Replay tests of every recorded path run either way."""
+    """Temporal's sandbox (the default, as `ContextFreeSandboxedRunner`: build_worker) re-imports workflow modules
+    per run and proxies their module access, to catch non-deterministic calls; WORKER_WORKFLOW_SANDBOX=false trades
+    that guard for less CPU (docs/benchmarks.md). Replay tests of every recorded path run either way."""
     if settings.worker_workflow_sandbox:
         return {}
     log.warning("workflows run WITHOUT Temporal's sandbox (WORKER_WORKFLOW_SANDBOX=false)")
@@ -136,6 +137,8 @@ def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs
         activities=activities_of(resources),
         graceful_shutdown_timeout=kwargs.pop("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN),
         interceptors=[HeartbeatInterceptor(), *kwargs.pop("interceptors", [])],
+        # The sandbox, minus its per-payload round trips into it (ephemeral_vault/sandbox_runner.py).
+        workflow_runner=kwargs.pop("workflow_runner", None) or ContextFreeSandboxedRunner(client.data_converter),
         **kwargs,
     )
 
