@@ -5,7 +5,8 @@ app doing an update-with-start that waits for the workflow's answer (`/start-upd
 Each client is one parent wallet sending signed requests back to back (the real API verifies the ed25519 signature,
 records the nonce and the rate-limit cell in PostgreSQL, then runs update-with-start, which returns once the session
 key is provisioned and the opening transaction built). Paths are measured level by level, interleaved, after a
-warm-up; latency is client-side (request sent → response read).
+warm-up, each path starting on an idle stack (what the previous path left queued has run); latency is client-side
+(request sent → response read).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class PathResult:
     errors: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     rss_mib: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=dict)  # per process of the stack, during this path's requests
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process: from the first request until idle again
+    settle_before_s: float = 0.0  # waited for the stack to go idle before the first request
+    settle_after_s: float = 0.0  # …and after the last answer, before reading the CPU
 
     def cpu_ms_per_request(self, process: str | None = None) -> float:
         spent = self.cpu_s.get(process, 0.0) if process else sum(self.cpu_s.values())
@@ -54,6 +57,7 @@ class PathResult:
         return {"path": self.path, "clients": self.clients, "requests": len(self.latencies_s),
                 "p50_ms": 1000 * self.p(50), "p95_ms": 1000 * self.p(95), "p99_ms": 1000 * self.p(99),
                 "throughput_per_s": self.throughput, "errors": self.errors, "rss_mib": self.rss_mib,
+                "settle_before_s": self.settle_before_s, "settle_after_s": self.settle_after_s,
                 "cpu_ms_per_request": {name: self.cpu_ms_per_request(name) for name in self.cpu_s}}
 
 
@@ -85,10 +89,14 @@ async def measure(stack: BenchStack, path: str, clients: int, per_client: int) -
     result = PathResult(path=path, clients=clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        result.settle_before_s = await stack.wait_until_idle()
         cpu0 = stack.cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(_client_loop(http, path, per_client, result) for _ in range(clients)))
         result.wall_s = time.perf_counter() - started
+        # CPU is read once the stack is idle again: what a path's requests left queued (a bare start's workflows
+        # run after it answered) counts against that path, not the next one.
+        result.settle_after_s = await stack.wait_until_idle()
         result.cpu_s = {name: spent - cpu0.get(name, 0.0) for name, spent in stack.cpu_seconds().items()}
     result.rss_mib = stack.rss_mib("bare api" if path.startswith("bare") else "api")
     return result
@@ -127,8 +135,9 @@ def render(results: list[PathResult]) -> str:
     # Where a request's CPU goes (2 cores = 2,000 ms of CPU per wall second): once the cores are saturated, the p99
     # of a path tracks its CPU per request.
     processes = ["api", "bare api", "temporal", "worker", "trivial worker", "postgres", "localnet", "bench driver"]
-    cpu_rows = [[r.clients, r.path, *[r.cpu_ms_per_request(p) for p in processes], r.cpu_ms_per_request()]
-                for r in results]
-    cpu = table(["clients", "path", *[f"{p} ms" for p in processes], "total ms"], cpu_rows,
-                title="API: CPU per request by process (all processes of the stack, during each path's requests)")
+    cpu_rows = [[r.clients, r.path, *[r.cpu_ms_per_request(p) for p in processes], r.cpu_ms_per_request(),
+                 r.settle_after_s] for r in results]
+    cpu = table(["clients", "path", *[f"{p} ms" for p in processes], "total ms", "idle again after s"], cpu_rows,
+                title="API: CPU per request by process (all processes of the stack, from a path's first request "
+                      "until the stack is idle again)")
     return latency + "\n\n" + cpu

@@ -73,6 +73,22 @@ class BenchStack:
             totals[name] = total
         return totals
 
+    async def wait_until_idle(self, *, below_cores: float = 0.25, window_s: float = 1.0,
+                              max_wait_s: float = 120.0) -> float:
+        """Wait until the stack's processes together use less than `below_cores` of CPU over `window_s` (the local
+        chain's slots and the servers' polling keep an idle stack at about 0.1 here), so work one measurement left
+        queued — a bare start's workflows still to run — does not land in the next one. Returns the seconds waited."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < max_wait_s:
+            before = self.cpu_seconds()
+            await asyncio.sleep(window_s)
+            after = self.cpu_seconds()
+            busy = sum(after[name] - before.get(name, 0.0) for name in after if name != "bench driver") / window_s
+            if busy < below_cores:
+                break
+        return loop.time() - started
+
     def rss_mib(self, name: str) -> float:
         total = 0
         for proc in self.processes().get(name, []):

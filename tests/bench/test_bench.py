@@ -4,9 +4,12 @@ updates); the table helpers."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import sys
 import uuid
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import httpx
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
@@ -24,7 +27,10 @@ from bench.orchestration import (
     lifecycle,
 )
 from bench.report import percentile, table
+from bench.stack import BenchStack
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
+from devstack.supervisor import Supervisor
+from ephemeral_vault.db.embedded import EmbeddedPostgres
 from tests.api.conftest import api_factory, stack
 from tests.api.stack import Stack
 from workflows.client import session_start_operation
@@ -158,3 +164,21 @@ def test_the_api_table_divides_each_process_cpu_by_the_requests_answered() -> No
     assert math.isnan(api_bench.PathResult("bare start", 1).cpu_ms_per_request())  # no request answered
     rendered = api_bench.render(paths)
     assert "CPU per request by process" in rendered and "target ≤2: met" in rendered
+
+
+async def test_waiting_for_an_idle_stack_outlasts_a_busy_process(tmp_path: Path) -> None:
+    """What one measurement left running (here: a process burning CPU until it exits) is waited out, not measured
+    by the next one."""
+    burn = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    burner = await asyncio.create_subprocess_exec(sys.executable, "-c", burn)
+    try:
+        bench_stack = BenchStack(root=tmp_path, dsn="", temporal_address="", rpc_url="", api_url="", bare_url="",
+                                 service_token="", supervisor=Supervisor(tmp_path / "log"),
+                                 postgres=EmbeddedPostgres(tmp_path / "pg", 1), pids={"burner": burner.pid})
+        await bench_stack.wait_until_idle(window_s=0.5)
+        # It returned only once the busy process had finished (3 s of burning): reaping it now does not wait.
+        await asyncio.wait_for(burner.wait(), timeout=1)
+    finally:
+        if burner.returncode is None:
+            burner.kill()
+            await burner.wait()
