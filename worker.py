@@ -65,6 +65,7 @@ def activities_of(resources: Resources) -> list[Any]:
         chain.sweep_fee_float,
         sweep.find_orphaned_vaults,
         sweep.close_orphan_session,
+        sweep.analyse_recent_sessions,
     ]
 
 

@@ -215,3 +215,23 @@ class OrphanScan:
     orphans: list[OrphanVault]
     examined: int
     skipped_owned: int
+
+
+@dataclass
+class AnalysisInput:
+    since_unix: int  # sessions with a transaction recorded or updated since then
+    max_sessions: int
+
+
+@dataclass
+class RaisedAnomaly:
+    session_id: str
+    rule: str
+    severity: str
+    evidence_key: str
+
+
+@dataclass
+class AnalysisOutcome:
+    sessions_analysed: int
+    raised: list[RaisedAnomaly] = field(default_factory=list)  # new or escalated by this run

@@ -1,5 +1,6 @@
 """VaultSweep activities (the seed's VaultMonitor): find vaults that are expired or revoked ON CHAIN, or sessions the
-database still holds open past expiry, that no running SessionWorkflow owns — and close the orphaned session rows.
+database still holds open past expiry, that no running SessionWorkflow owns — and close the orphaned session rows;
+run the anomaly rules (ephemeral_vault/analytics.py) over the sessions with recent transactions.
 
 The cleanup itself is `ChainActivities.cleanup_vault_onchain` (trigger "sweep"), the same idempotent activity the
 session workflow uses, so a sweep racing a workflow can only find the vault already closed.
@@ -15,8 +16,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import from_chain_error
-from activities.models import OrphanScan, OrphanVault, SessionRef
+from activities.models import AnalysisInput, AnalysisOutcome, OrphanScan, OrphanVault, RaisedAnomaly, SessionRef
 from activities.resources import Resources
+from ephemeral_vault.analytics import analyse_session, sessions_with_activity_since
 from ephemeral_vault.chain.errors import ChainError
 from ephemeral_vault.db import session_keys, sessions
 from ephemeral_vault.db.errors import InvalidStatusTransitionError
@@ -110,3 +112,21 @@ class SweepActivities:
                 )
             except InvalidStatusTransitionError:
                 return
+
+    @activity.defn
+    async def analyse_recent_sessions(self, req: AnalysisInput) -> AnalysisOutcome:
+        """Refresh metrics and run the anomaly rules for each session with a transaction since `since_unix`. The
+        rules are idempotent (a finding is keyed by its evidence), so overlapping windows only cost a re-read; each
+        session is its own transaction, and a retry after a failure part-way redoes the same work."""
+        since = datetime.fromtimestamp(req.since_unix, UTC)
+        session_ids = await sessions_with_activity_since(self.r.pool, since, limit=req.max_sessions)
+        raised: list[RaisedAnomaly] = []
+        for session_id in session_ids:
+            activity.heartbeat(str(session_id))
+            analysis = await analyse_session(self.r.pool, session_id)
+            raised.extend(
+                RaisedAnomaly(session_id=str(a.session_id), rule=a.rule, severity=a.severity,
+                              evidence_key=a.evidence_key)
+                for a in analysis.raised
+            )
+        return AnalysisOutcome(sessions_analysed=len(session_ids), raised=raised)

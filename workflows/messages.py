@@ -364,6 +364,10 @@ class SessionOutcome:
 @dataclass
 class VaultSweepInput:
     max_vaults: int = 50
+    # The anomaly rules run over sessions with a transaction in this many seconds before the sweep (the schedule
+    # sets three sweep intervals: a sweep that was skipped or failed is covered by the next; re-reading is harmless).
+    analysis_lookback_seconds: int = 900
+    max_sessions_analysed: int = 500
 
 
 @dataclass
@@ -373,3 +377,5 @@ class VaultSweepOutcome:
     skipped_owned: int
     failed: int
     signatures: list[str] = field(default_factory=list)
+    sessions_analysed: int = 0
+    anomalies_raised: int = 0  # new or escalated by this sweep (each is also a row in `anomalies` and an event)

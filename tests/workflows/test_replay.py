@@ -87,3 +87,17 @@ async def test_a_changed_lifecycle_fails_replay(monkeypatch: pytest.MonkeyPatch)
 
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()
+
+
+def scheduled_activity_types(history_json: str) -> list[str]:
+    return [event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+            for event in json.loads(history_json)["events"] if "activityTaskScheduledEventAttributes" in event]
+
+
+def test_sweeps_replay_with_and_without_the_anomaly_monitor() -> None:
+    """Both sweep histories replay (test above): one recorded before the monitor existed (ANALYSIS_PATCH absent),
+    one after."""
+    before = scheduled_activity_types((HISTORIES / "vault_sweep.json").read_text())
+    after = scheduled_activity_types((HISTORIES / "vault_sweep_analysis.json").read_text())
+    assert "analyse_recent_sessions" not in before
+    assert after[-1] == "analyse_recent_sessions"

@@ -1,15 +1,20 @@
 """VaultSweepWorkflow: cleans vaults expired on chain that no running SessionWorkflow owns — a vault a client opened
-without the backend, a session whose workflow was terminated — and leaves owned ones to their workflow."""
+without the backend, a session whose workflow was terminated — and leaves owned ones to their workflow; runs the
+anomaly rules over the sessions with recent transactions."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from ephemeral_vault.analytics import list_anomalies
 from ephemeral_vault.chain.session_tx import build_session_opening, verify_parent_signed
 from ephemeral_vault.db import ledger, session_keys, sessions
+from ephemeral_vault.db.models import NewTransaction
+from tests.db.factories import active_session, signature
 from tests.workflows.conftest import MAX_DEPOSIT, Harness, wallet_sign, warp_chain
 from workflows.messages import VaultSweepInput, VaultSweepOutcome
 from workflows.vault_sweep import VaultSweepWorkflow
@@ -55,3 +60,34 @@ async def test_sweep_cleans_expired_vaults_that_no_workflow_owns(harness: Harnes
     assert [c.trigger for c in orphan_cleanup] == ["sweep"]
     assert len(outcome.signatures) == 2 and orphan_cleanup[0].signature in outcome.signatures
     await harness.export_history(handle, "vault_sweep")
+
+
+async def test_sweep_runs_the_anomaly_rules_over_recently_active_sessions(harness: Harness) -> None:
+    """A session whose last three transactions failed: the sweep raises one repeated_failures anomaly, a quiet
+    session raises none, and the next sweep over the same history raises nothing new."""
+    session = await active_session(harness.pool, session_expiry=datetime.now(UTC) + timedelta(days=30))
+    quiet = await active_session(harness.pool, session_expiry=datetime.now(UTC) + timedelta(days=30))
+    await ledger.record_transaction(harness.pool, NewTransaction(
+        signature=signature(), session_id=quiet.id, kind="trade", status="confirmed", fee=5_000))
+    for _ in range(3):
+        await ledger.record_transaction(harness.pool, NewTransaction(
+            signature=signature(), session_id=session.id, kind="trade", status="failed", fee=5_000))
+    # The time-skipping server's clock runs ahead of the database's by whatever earlier tests skipped: look back far.
+    sweep_input = VaultSweepInput(analysis_lookback_seconds=365 * 86_400)
+
+    assert harness.env is not None
+    outcomes: list[VaultSweepOutcome] = []
+    with harness.env.auto_time_skipping_disabled():
+        for run in range(2):
+            handle = await harness.client.start_workflow(
+                VaultSweepWorkflow.run, sweep_input, id=f"sweep-{uuid.uuid4()}", task_queue=harness.task_queue
+            )
+            outcomes.append(await handle.result())
+            if run == 0:
+                await harness.export_history(handle, "vault_sweep_analysis")
+
+    assert [(o.sessions_analysed, o.anomalies_raised) for o in outcomes] == [(2, 1), (2, 0)]
+    found = await list_anomalies(harness.pool)
+    assert [(a.session_id, a.rule, a.severity, a.details["failures"]) for a in found] == [
+        (session.id, "repeated_failures", "medium", 3)
+    ]
