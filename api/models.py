@@ -317,6 +317,30 @@ class SessionListResponse(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class AnomalyItem(BaseModel):
+    """A finding of the anomaly rules (ephemeral_vault/analytics.py), raised by the vault sweep's monitor."""
+
+    rule: str = Field(description="trade_velocity, fee_spike, repeated_failures, deposit_cap, "
+                                  "activity_after_revocation or activity_after_expiry")
+    severity: Severity
+    evidence_key: str = Field(description="what the finding is about (a window, a signature); one row per evidence")
+    details: dict[str, Any]
+    created_at: int = Field(description="unix s")
+    updated_at: int = Field(description="unix s; later than created_at when the evidence grew (it may escalate)")
+
+
+class AnomalyListResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"session_id": EXAMPLE_SESSION_ID, "anomalies": [{
+        "rule": "repeated_failures", "severity": "medium", "evidence_key": EXAMPLE_SIGNATURE,
+        "details": {"failures": 3}, "created_at": 1764300000, "updated_at": 1764300000}]}]})
+
+    session_id: UUID
+    anomalies: list[AnomalyItem] = Field(description="newest first")
+
+
 # --- health -------------------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """What the API reads from PostgreSQL, through the data-access layer (ephemeral_vault/db): who owns a session, the
-recorded row once the workflow is gone, a parent's sessions page by page. The workflows' activities write `sessions`;
-the API writes only its own auth tables (api/auth.py)."""
+recorded row once the workflow is gone, a parent's sessions page by page, a session's anomalies. The workflows'
+activities write `sessions` and `anomalies`; the API writes only its own auth tables (api/auth.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TypeVar
 import asyncpg
 
 from api.errors import ApiError
+from ephemeral_vault.analytics import Anomaly, list_anomalies
 from ephemeral_vault.db.errors import InvalidRecordError
 from ephemeral_vault.db.models import Session, SessionPage
 from ephemeral_vault.db.sessions import find_session, list_sessions_by_parent
@@ -56,3 +57,8 @@ async def list_sessions(
     except InvalidRecordError as err:
         field = f"query.{err.field}"
         raise ApiError(422, "validation_error", f"{field}: not valid here", field=field) from None
+
+
+async def session_anomalies(pool: asyncpg.Pool, session_id: uuid.UUID, *, min_severity: str | None,
+                            limit: int) -> list[Anomaly]:
+    return await _db(list_anomalies(pool, session_id=session_id, min_severity=min_severity, limit=limit))

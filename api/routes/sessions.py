@@ -13,6 +13,8 @@ from api import store
 from api.deps import ParentDep, PoolDep, TemporalDep, require_json, service_caller
 from api.errors import ApiError, session_not_found
 from api.models import (
+    AnomalyItem,
+    AnomalyListResponse,
     ApproveBody,
     ApproveResponse,
     CreateSessionBody,
@@ -27,6 +29,7 @@ from api.models import (
     SessionListResponse,
     SessionStatusResponse,
     SessionSummary,
+    Severity,
     SubmitDepositBody,
     TradeBody,
     TradeResponse,
@@ -250,6 +253,25 @@ async def list_sessions(
         ) for r in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+@router.get(
+    "/session/anomalies/{session_id}", response_model=AnomalyListResponse, responses=_errors(*_COMMON, 404),
+    summary="What the anomaly monitor found on one of the signing parent's sessions, newest first",
+)
+async def session_anomalies(
+    session_id: Annotated[uuid.UUID, Path()],
+    parent: ParentDep,
+    pool: PoolDep,
+    min_severity: Annotated[Severity | None, Query(description="only findings at or above this severity")] = None,
+    limit: Annotated[int, Query(ge=1, le=store.MAX_PAGE, description="at most this many")] = 20,
+) -> AnomalyListResponse:
+    await _owned_row(pool, session_id, parent.wallet)
+    found = await store.session_anomalies(pool, session_id, min_severity=min_severity, limit=limit)
+    return AnomalyListResponse(session_id=session_id, anomalies=[AnomalyItem(
+        rule=a.rule, severity=a.severity, evidence_key=a.evidence_key, details=a.details,
+        created_at=int(a.created_at.timestamp()), updated_at=int(a.updated_at.timestamp()),
+    ) for a in found])
 
 
 def _plain(result: object) -> dict[str, Any]:

@@ -40,7 +40,7 @@ async def test_security_requirements_match_the_authentication_of_each_route(api:
     assert security["POST /session/trade"] == [{"ServiceToken": []}]
     for route in ("POST /session/create", "POST /session/opening/refresh", "POST /session/approve",
                   "POST /session/deposit", "POST /session/deposit/submit", "POST /session/revoke",
-                  "GET /session/status/{session_id}", "GET /sessions"):
+                  "GET /session/status/{session_id}", "GET /session/anomalies/{session_id}", "GET /sessions"):
         # One requirement naming all four headers: they are needed together (AND), not as alternatives (OR).
         assert len(security[route]) == 1 and set(security[route][0]) == PARENT_SIGNED, route
     for route in ("GET /healthz", "GET /readyz", "GET /metrics"):

@@ -79,7 +79,7 @@ async def test_every_operation_answers_within_its_documented_contract(stack: Sta
     assert set(statuses) >= {"POST /session/create", "POST /session/opening/refresh", "POST /session/approve",
                              "POST /session/deposit", "POST /session/deposit/submit", "POST /session/revoke",
                              "POST /session/trade", "GET /session/status/{session_id}", "GET /sessions",
-                             "GET /healthz", "GET /readyz", "GET /metrics"}
+                             "GET /session/anomalies/{session_id}", "GET /healthz", "GET /readyz", "GET /metrics"}
     assert 201 in statuses["POST /session/create"]  # generated sessions really were created through the workflow
     assert {401, 422} <= statuses["POST /session/create"]
     assert all(code < 500 for codes in statuses.values() for code in codes), statuses

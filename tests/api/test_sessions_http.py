@@ -12,7 +12,11 @@ import uuid
 import asyncpg
 import httpx
 from solders.keypair import Keypair
+from solders.signature import Signature
 
+from ephemeral_vault.analytics import analyse_session
+from ephemeral_vault.db.ledger import record_transaction
+from ephemeral_vault.db.models import NewTransaction
 from tests.api.conftest import ApiFactory, ApiInstance, insert_session_row
 
 CREATE_OK = {"session_duration_seconds": 3600, "max_deposit_lamports": 500_000_000}
@@ -218,3 +222,44 @@ async def test_non_json_body_is_415(api: ApiInstance, parent: Keypair) -> None:
                                    headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
     assert _error(response)["code"] == "unsupported_media_type"
+
+
+async def _failed_trades(pool: asyncpg.Pool, session_id: uuid.UUID, count: int) -> None:
+    for _ in range(count):
+        await record_transaction(pool, NewTransaction(signature=str(Signature.from_bytes(uuid.uuid4().bytes * 4)),
+                                                      session_id=session_id, kind="trade", status="failed"))
+
+
+async def test_anomalies_of_own_session_newest_first_filtered_by_severity(api: ApiInstance, db_pool: asyncpg.Pool,
+                                                                          parent: Keypair) -> None:
+    session_id = await insert_session_row(db_pool, str(parent.pubkey()), status="ACTIVE")
+    async with api.client(parent) as http:
+        none_yet = await http.get(f"/session/anomalies/{session_id}")
+        await _failed_trades(db_pool, session_id, 3)
+        await analyse_session(db_pool, session_id)  # what the vault sweep's monitor runs
+        found = await http.get(f"/session/anomalies/{session_id}")
+        high_only = await http.get(f"/session/anomalies/{session_id}", params={"min_severity": "high"})
+    assert (none_yet.status_code, none_yet.json()) == (200, {"session_id": str(session_id), "anomalies": []})
+    assert found.status_code == 200
+    [anomaly] = found.json()["anomalies"]
+    assert (anomaly["rule"], anomaly["severity"], anomaly["details"]["failures"]) == ("repeated_failures", "medium", 3)
+    assert high_only.json()["anomalies"] == []
+
+
+async def test_anomalies_reject_bad_queries_and_foreign_sessions(api: ApiInstance, db_pool: asyncpg.Pool,
+                                                                 parent: Keypair, other_parent: Keypair) -> None:
+    own = await insert_session_row(db_pool, str(parent.pubkey()), status="ACTIVE")
+    foreign = await insert_session_row(db_pool, str(other_parent.pubkey()), status="ACTIVE")
+    await _failed_trades(db_pool, foreign, 3)
+    await analyse_session(db_pool, foreign)
+    async with api.client(parent) as http:
+        responses = {
+            "severity": await http.get(f"/session/anomalies/{own}", params={"min_severity": "urgent"}),
+            "limit": await http.get(f"/session/anomalies/{own}", params={"limit": 0}),
+            "id": await http.get("/session/anomalies/not-a-uuid"),
+            "foreign": await http.get(f"/session/anomalies/{foreign}"),
+        }
+    assert {k: (r.status_code, _error(r)["field"]) for k, r in responses.items()} == {
+        "severity": (422, "query.min_severity"), "limit": (422, "query.limit"), "id": (422, "path.session_id"),
+        "foreign": (404, "session_id")}
+    assert _error(responses["foreign"])["code"] == "session_not_found"
