@@ -72,10 +72,12 @@ async def test_sweep_runs_the_anomaly_rules_over_recently_active_sessions(harnes
     for _ in range(3):
         await ledger.record_transaction(harness.pool, NewTransaction(
             signature=signature(), session_id=session.id, kind="trade", status="failed", fee=5_000))
-    # The time-skipping server's clock runs ahead of the database's by whatever earlier tests skipped: look back far.
-    sweep_input = VaultSweepInput(analysis_lookback_seconds=365 * 86_400)
-
+    # The time-skipping server's clock (the workflow's now) runs ahead of the database's by whatever earlier tests
+    # skipped: look back that far, plus the hour these transactions are within.
     assert harness.env is not None
+    ahead = (await harness.env.get_current_time()) - datetime.now(UTC)
+    sweep_input = VaultSweepInput(analysis_lookback_seconds=int(ahead.total_seconds()) + 3_600)
+
     outcomes: list[VaultSweepOutcome] = []
     with harness.env.auto_time_skipping_disabled():
         for run in range(2):
