@@ -164,6 +164,7 @@ def test_the_api_table_divides_each_process_cpu_by_the_requests_answered() -> No
     assert math.isnan(api_bench.PathResult("bare start", 1).cpu_ms_per_request())  # no request answered
     rendered = api_bench.render(paths)
     assert "CPU per request by process" in rendered and "target ≤2: met" in rendered
+    assert "create p99 / bare update-with-start p99" in rendered
 
 
 async def test_waiting_for_an_idle_stack_outlasts_a_busy_process(tmp_path: Path) -> None:
