@@ -106,6 +106,14 @@ def start_worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[byt
     )  # fmt: skip
 
 
+async def trade_submitted_unconfirmed(pool: asyncpg.Pool) -> None:
+    query = "SELECT count(*) FROM vault_transactions WHERE kind = 'trade' AND status = 'submitted'"
+    while True:
+        if await pool.fetchval(query):
+            return
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.slow
 async def test_two_workers_one_killed_mid_flight_every_session_finishes_without_duplicates(
     temporal_dev_server: DevServer,
@@ -153,10 +161,10 @@ async def test_two_workers_one_killed_mid_flight_every_session_finishes_without_
             )
 
         in_flight = [asyncio.create_task(trade(h, t)) for c, h, _ in opened for t in trade_ids[c.session_id]]
-        done = 0
-        while done < 3:  # a few trades through, most still in flight: kill a worker
-            await asyncio.sleep(0.05)
-            done = sum(t.done() for t in in_flight)
+        # Kill A while a trade is mid-confirmation on it (recorded as submitted, not yet confirmed), so its activity
+        # must be resumed on B by signature. Waiting for a few updates to complete instead raced: all 16 trades can
+        # land in one 400 ms slot, between two looks, leaving nothing in flight to kill.
+        await asyncio.wait_for(trade_submitted_unconfirmed(db_pool), timeout=60)
         workers.append(start_worker_process(env, tmp_path / "worker-b.log"))
         workers[0].send_signal(signal.SIGKILL)
         in_flight_at_kill = sum(not t.done() for t in in_flight)
