@@ -26,6 +26,9 @@ from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, Workflo
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import Info, _Definition
 
+# With no external storage configured the store context is never read (DataConverter._with_store_context).
+_NO_STORE_CONTEXT = StorageDriverStoreContext(target=None)
+
 
 class ContextFreeSandboxedRunner(WorkflowRunner):
     def __init__(self, data_converter: temporalio.converter.DataConverter,
@@ -61,7 +64,7 @@ class _ContextFreeInstance(WorkflowInstance):
         return self._context
 
     def get_external_store_context(self, command_info: object) -> StorageDriverStoreContext:
-        return StorageDriverStoreContext(target=None)
+        return _NO_STORE_CONTEXT
 
     def get_info(self) -> Info:
         return self._sandboxed.get_info()
