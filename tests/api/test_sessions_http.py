@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import get_args
 
 import asyncpg
 import httpx
 from solders.keypair import Keypair
-from solders.signature import Signature
 
-from ephemeral_vault.analytics import analyse_session
-from ephemeral_vault.db.ledger import record_transaction
-from ephemeral_vault.db.models import NewTransaction
+from api.models import Severity
+from ephemeral_vault.analytics import SEVERITIES, analyse_session
 from tests.api.conftest import ApiFactory, ApiInstance, insert_session_row
+from tests.db.factories import recorded_trade
 
 CREATE_OK = {"session_duration_seconds": 3600, "max_deposit_lamports": 500_000_000}
 
@@ -226,8 +226,7 @@ async def test_non_json_body_is_415(api: ApiInstance, parent: Keypair) -> None:
 
 async def _failed_trades(pool: asyncpg.Pool, session_id: uuid.UUID, count: int) -> None:
     for _ in range(count):
-        await record_transaction(pool, NewTransaction(signature=str(Signature.from_bytes(uuid.uuid4().bytes * 4)),
-                                                      session_id=session_id, kind="trade", status="failed"))
+        await recorded_trade(pool, session_id, status="failed")
 
 
 async def test_anomalies_of_own_session_newest_first_filtered_by_severity(api: ApiInstance, db_pool: asyncpg.Pool,
@@ -263,3 +262,8 @@ async def test_anomalies_reject_bad_queries_and_foreign_sessions(api: ApiInstanc
         "severity": (422, "query.min_severity"), "limit": (422, "query.limit"), "id": (422, "path.session_id"),
         "foreign": (404, "session_id")}
     assert _error(responses["foreign"])["code"] == "session_not_found"
+
+
+def test_the_api_severities_are_the_analytics_ones() -> None:
+    """`Severity` spells the list out for the OpenAPI schema; it must stay the rules' own."""
+    assert get_args(Severity) == SEVERITIES

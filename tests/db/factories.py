@@ -10,7 +10,8 @@ from solders.keypair import Keypair
 from solders.signature import Signature
 
 from ephemeral_vault.db.connection import Db
-from ephemeral_vault.db.models import NewSession, Session
+from ephemeral_vault.db.ledger import record_transaction
+from ephemeral_vault.db.models import NewSession, NewTransaction, Session
 from ephemeral_vault.db.sessions import create_session, transition_status
 from ephemeral_vault.db.status import SessionStatus
 
@@ -65,3 +66,12 @@ async def created_session(db: Db, **overrides: Any) -> Session:
 async def active_session(db: Db, **overrides: Any) -> Session:
     session = await created_session(db, **overrides)
     return (await transition_status(db, session.id, SessionStatus.ACTIVE)).session
+
+
+async def recorded_trade(db: Db, session_id: uuid.UUID, *, at: datetime | None = None, fee: int = 5_000,
+                         status: str = "confirmed", kind: str = "trade") -> str:
+    """A transaction in the session's ledger, through the data-access layer; returns its signature."""
+    sig = signature()
+    await record_transaction(db, NewTransaction(signature=sig, session_id=session_id, kind=kind, status=status,
+                                                fee=fee, at=at))
+    return sig

@@ -18,7 +18,7 @@ from ephemeral_vault.db.ledger import record_transaction
 from ephemeral_vault.db.models import NewTransaction, Session
 from ephemeral_vault.db.sessions import transition_status
 from ephemeral_vault.db.status import SessionStatus
-from tests.db.factories import active_session, signature
+from tests.db.factories import active_session, recorded_trade, signature
 
 # Whole minutes in the past, so the velocity rule's windows line up with the constructed ones.
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
@@ -26,10 +26,7 @@ T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
 
 async def trade(db: asyncpg.Pool, session: Session, *, at: datetime | None = None, fee: int = 5_000,
                 status: str = "confirmed", kind: str = "trade") -> str:
-    sig = signature()
-    await record_transaction(db, NewTransaction(signature=sig, session_id=session.id, kind=kind, status=status,
-                                                fee=fee, at=at))
-    return sig
+    return await recorded_trade(db, session.id, at=at, fee=fee, status=status, kind=kind)
 
 
 async def deposit(db: asyncpg.Pool, session: Session, lamports: int) -> None:

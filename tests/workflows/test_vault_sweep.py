@@ -13,8 +13,7 @@ from solders.pubkey import Pubkey
 from ephemeral_vault.analytics import list_anomalies
 from ephemeral_vault.chain.session_tx import build_session_opening, verify_parent_signed
 from ephemeral_vault.db import ledger, session_keys, sessions
-from ephemeral_vault.db.models import NewTransaction
-from tests.db.factories import active_session, signature
+from tests.db.factories import active_session, recorded_trade
 from tests.workflows.conftest import MAX_DEPOSIT, Harness, wallet_sign, warp_chain
 from workflows.messages import VaultSweepInput, VaultSweepOutcome
 from workflows.vault_sweep import VaultSweepWorkflow
@@ -67,11 +66,9 @@ async def test_sweep_runs_the_anomaly_rules_over_recently_active_sessions(harnes
     session raises none, and the next sweep over the same history raises nothing new."""
     session = await active_session(harness.pool, session_expiry=datetime.now(UTC) + timedelta(days=30))
     quiet = await active_session(harness.pool, session_expiry=datetime.now(UTC) + timedelta(days=30))
-    await ledger.record_transaction(harness.pool, NewTransaction(
-        signature=signature(), session_id=quiet.id, kind="trade", status="confirmed", fee=5_000))
+    await recorded_trade(harness.pool, quiet.id)
     for _ in range(3):
-        await ledger.record_transaction(harness.pool, NewTransaction(
-            signature=signature(), session_id=session.id, kind="trade", status="failed", fee=5_000))
+        await recorded_trade(harness.pool, session.id, status="failed")
     # The time-skipping server's clock (the workflow's now) runs ahead of the database's by whatever earlier tests
     # skipped: look back that far, plus the hour these transactions are within.
     assert harness.env is not None
