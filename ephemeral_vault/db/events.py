@@ -64,6 +64,29 @@ class SessionEvent:
         )
 
 
+# One round trip per event: the sequence number, the time and the NOTIFY in one statement (three, with the session
+# row read beside them, were a fifth of the statements of a session's lifecycle: docs/benchmarks.md). The payload is
+# built here, in SQL, in `SessionEvent.to_json`'s shape; `SessionEvent.from_json` reads it back, and
+# tests/db/test_events.py holds the two together. `{who}` supplies parent_wallet and status.
+_NOTIFY_SQL = """
+WITH e AS (
+    SELECT nextval('session_event_seq') AS seq, now() AS at, {who}
+)
+SELECT e.seq, e.at, e.parent_wallet, e.status,
+       pg_notify($1, (jsonb_build_object('seq', e.seq, 'session_id', $2::uuid, 'parent_wallet', e.parent_wallet,
+                                         'kind', $3::text, 'status', e.status, 'at', e.at)
+                      || coalesce(jsonb_build_object('data', ($4::text)::jsonb), '{{}}'::jsonb))::text)
+FROM e
+"""
+_NOTIFY_GIVEN = _NOTIFY_SQL.format(who="$5::text AS parent_wallet, $6::text AS status")
+_NOTIFY_FROM_ROW = _NOTIFY_SQL.format(who="s.parent_wallet, s.status FROM sessions s WHERE s.id = $2")
+
+
+def _event(row: asyncpg.Record, session_id: uuid.UUID, kind: str, data: dict[str, Any] | None) -> SessionEvent:
+    return SessionEvent(seq=row["seq"], session_id=session_id, parent_wallet=row["parent_wallet"], kind=kind,
+                        status=row["status"], at=row["at"], data=data or {})
+
+
 async def notify_session_event(
     conn: asyncpg.Connection,
     *,
@@ -74,12 +97,21 @@ async def notify_session_event(
     data: dict[str, Any] | None = None,
 ) -> SessionEvent:
     """Queue the event on `conn`'s current transaction (call it inside one)."""
-    seq, at = await conn.fetchrow("SELECT nextval('session_event_seq'), now()")
-    event = SessionEvent(
-        seq=seq, session_id=session_id, parent_wallet=parent_wallet, kind=kind, status=status, at=at, data=data or {}
-    )
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, event.to_json())
-    return event
+    row = await conn.fetchrow(_NOTIFY_GIVEN, CHANNEL, session_id, kind, _data_json(data), parent_wallet, status)
+    return _event(row, session_id, kind, data)
+
+
+async def notify_session_event_from_row(
+    conn: asyncpg.Connection, *, session_id: uuid.UUID, kind: str, data: dict[str, Any] | None = None
+) -> SessionEvent | None:
+    """As `notify_session_event`, with the parent wallet and the status read from the session's row in the same
+    statement (as the transaction sees it). None, and no event, when there is no such session."""
+    row = await conn.fetchrow(_NOTIFY_FROM_ROW, CHANNEL, session_id, kind, _data_json(data))
+    return None if row is None else _event(row, session_id, kind, data)
+
+
+def _data_json(data: dict[str, Any] | None) -> str | None:
+    return json.dumps(data, separators=(",", ":")) if data else None
 
 
 class ListenerClosedError(ConnectionError):

@@ -16,7 +16,7 @@ from ephemeral_vault.db.errors import (
     SessionNotFoundError,
     translate_constraint_error,
 )
-from ephemeral_vault.db.events import notify_session_event
+from ephemeral_vault.db.events import notify_session_event_from_row
 from ephemeral_vault.db.metrics import refresh_session_metrics
 from ephemeral_vault.db.models import (
     CLEANUP_TRIGGERS,
@@ -99,14 +99,11 @@ async def record_transaction(db: Db, tx: NewTransaction) -> RecordedTransaction:
             return RecordedTransaction(transaction=stored, outcome="unchanged")
         recorded = VaultTransaction.from_row(row)
         outcome = "inserted" if row["inserted"] else "advanced"
-        session = await conn.fetchrow("SELECT parent_wallet, status FROM sessions WHERE id = $1", tx.session_id)
         await refresh_session_metrics(conn, tx.session_id)
-        await notify_session_event(
+        await notify_session_event_from_row(
             conn,
             session_id=tx.session_id,
-            parent_wallet=session["parent_wallet"],
             kind="transaction",
-            status=session["status"],
             data={"signature": recorded.signature, "tx_kind": recorded.kind, "tx_status": recorded.status,
                   "lamports": recorded.lamports, "fee": recorded.fee},
         )
@@ -232,11 +229,8 @@ async def record_cleanup(db: Db, cleanup: NewCleanup, *, actor: str = "system") 
                                    "refunded": cleanup.refunded, "reward": cleanup.reward,
                                    "trigger": cleanup.trigger})
         if cleanup.session_id is not None:
-            session = await conn.fetchrow("SELECT parent_wallet, status FROM sessions WHERE id = $1",
-                                          cleanup.session_id)
-            await notify_session_event(conn, session_id=cleanup.session_id, parent_wallet=session["parent_wallet"],
-                                       kind="cleanup", status=session["status"],
-                                       data={"signature": cleanup.signature, "refunded": cleanup.refunded})
+            await notify_session_event_from_row(conn, session_id=cleanup.session_id, kind="cleanup",
+                                                data={"signature": cleanup.signature, "refunded": cleanup.refunded})
         return event, True
 
 

@@ -6,7 +6,13 @@ import asyncpg
 import pytest
 
 from ephemeral_vault.db.connection import transaction
-from ephemeral_vault.db.events import SessionEvent, SessionEventStream, listen_session_events
+from ephemeral_vault.db.events import (
+    SessionEvent,
+    SessionEventStream,
+    listen_session_events,
+    notify_session_event,
+    notify_session_event_from_row,
+)
 from ephemeral_vault.db.ledger import record_transaction
 from ephemeral_vault.db.models import NewTransaction
 from ephemeral_vault.db.sessions import record_vault_balance, transition_status
@@ -81,3 +87,22 @@ def test_event_payload_round_trips() -> None:
     event = SessionEvent(seq=3, session_id=uuid.uuid4(), parent_wallet="p", kind="session", status="ACTIVE",
                          at=datetime.now(UTC), data={"a": 1})
     assert SessionEvent.from_json(event.to_json()) == event
+
+
+async def test_the_notified_payload_is_the_event_the_writer_was_given(pg_dsn: str, db_pool: asyncpg.Pool) -> None:
+    """The payload is built in SQL (one round trip per event); what a listener decodes must equal what the writer got
+    back — every field, the data's exact integers, and no `data` at all when there is none."""
+    session = await created_session(db_pool)
+    data = {"lamports": 18_446_744_073_709_551_615, "note": "ünïcode \"quoted\"", "nested": {"ok": True}}
+    async with listen_session_events(pg_dsn, session_id=session.id) as events:
+        async with transaction(db_pool) as conn:
+            sent = await notify_session_event(conn, session_id=session.id, parent_wallet=session.parent_wallet,
+                                              kind="balance", status="ACTIVE", data=data)
+            from_row = await notify_session_event_from_row(conn, session_id=session.id, kind="session")
+            missing = await notify_session_event_from_row(conn, session_id=uuid.uuid4(), kind="session")
+        received = [await next_event(events) for _ in range(2)]
+    assert missing is None
+    assert from_row is not None and from_row.status == "CREATED" and from_row.data == {}
+    assert from_row.parent_wallet == session.parent_wallet
+    assert received == [sent, from_row]
+    assert received[0].data == data
