@@ -34,8 +34,14 @@ from typing import Any, TypeVar
 
 from solders.keypair import Keypair
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from bench.report import percentile, table
 from bench.stack import TASK_QUEUE, BenchStack
@@ -72,6 +78,7 @@ from workflows.messages import (
 T = TypeVar("T")
 SOL = 1_000_000_000
 WALLET_ATTEMPTS = 4  # signatures a wallet makes for one step before it gives up
+CALL_ATTEMPTS = 5  # tries of one Temporal call that ran into the server's RPC deadline before the client gives up
 HISTORY_SAMPLE = 20
 LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK's core records for each local activity
 
@@ -104,7 +111,9 @@ class LevelResult:
     rss_mib: dict[str, float] = field(default_factory=dict)
     profile: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # kind → (count, queued s, run s)
     errors: list[str] = field(default_factory=list)
-    resigned: Counter[str] = field(default_factory=Counter)  # wallet re-signs after InvalidTransaction, per step
+    # What the client did again, per step: re-signs (as_a_wallet) and retried calls (patiently).
+    repeats: Counter[str] = field(default_factory=Counter)
+    shaped_repeats: Counter[str] = field(default_factory=Counter)  # the shaped ceiling's client's retries
 
     @property
     def rate(self) -> float:
@@ -138,7 +147,8 @@ class LevelResult:
             "steps_p50_s": {k: percentile(v, 50) for k, v in self.step_s.items()},
             "cpu_s": self.cpu_s, "ceiling_cpu_s": self.ceiling_cpu_s, "rss_mib": self.rss_mib,
             "profile": {k: {"count": c, "queued_s": q, "run_s": r} for k, (c, q, r) in self.profile.items()},
-            "errors": self.errors[:5], "resigned": dict(self.resigned),
+            "errors": self.errors[:5], "repeats": dict(self.repeats),
+            "shaped_repeats": dict(self.shaped_repeats),
             "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
         }
 
@@ -157,7 +167,7 @@ async def fund_parents(rpc_url: str, count: int) -> list[Keypair]:
 
 
 async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[str, list[float]],
-                    resigned: Counter[str], task_queue: str = TASK_QUEUE) -> SessionOutcome:
+                    repeats: Counter[str], task_queue: str = TASK_QUEUE) -> SessionOutcome:
     session_id = str(uuid.uuid4())
     mark = time.perf_counter()
     done = "nothing"
@@ -169,64 +179,91 @@ async def lifecycle(client: Client, parent: Keypair, trades: int, steps: dict[st
         mark, done = now, step
 
     try:
-        return await _lifecycle_steps(client, parent, trades, task_queue, session_id, lap, resigned)
+        return await _lifecycle_steps(client, parent, trades, task_queue, session_id, lap, repeats)
     except Exception as exc:
         exc.add_note(f"after {done}")
         raise
 
 
 async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_queue: str, session_id: str,
-                           lap: Any, resigned: Counter[str]) -> SessionOutcome:
+                           lap: Any, repeats: Counter[str]) -> SessionOutcome:
     req = CreateSessionRequest(session_id=session_id, parent_wallet=str(parent.pubkey()),
                                session_duration_seconds=3600, max_deposit_lamports=SOL,
                                initial_deposit_lamports=SOL // 10)
-    created = await update_with_start(client, CREATE_UPDATE, session_start_operation(req, task_queue),
-                                      result_type=CreateSessionResult)
+    created = await patiently(lambda update_id: update_with_start(
+        client, CREATE_UPDATE, session_start_operation(req, task_queue), id=update_id,
+        result_type=CreateSessionResult), repeats, "create")
     lap("create")
     handle = client.get_workflow_handle(workflow_id_for(session_id), result_type=SessionOutcome)
 
+    async def update(step: str, name: str, arg: Any, result_type: type[T]) -> T:
+        return await patiently(lambda update_id: handle.execute_update(name, arg, id=update_id,
+                                                                       result_type=result_type), repeats, step)
+
     async def fresh_opening() -> str:
-        return (await handle.execute_update(REFRESH_OPENING_UPDATE, result_type=CreateSessionResult)
+        return (await patiently(lambda update_id: handle.execute_update(
+            REFRESH_OPENING_UPDATE, id=update_id, result_type=CreateSessionResult), repeats, "opening")
                 ).unsigned_transaction
 
     async def approve(signed: str) -> ApproveResult:
-        return await handle.execute_update(APPROVE_UPDATE, ApproveRequest(
-            vault_pda=created.vault_pda, signed_transaction=signed), result_type=ApproveResult)
+        return await update("approve", APPROVE_UPDATE, ApproveRequest(
+            vault_pda=created.vault_pda, signed_transaction=signed), ApproveResult)
 
-    await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, resigned, "opening")
+    await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, repeats, "opening")
     lap("approve")
 
     async def deposit_offer() -> str:
-        return (await handle.execute_update(QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
-                                            result_type=DepositQuote)).unsigned_transaction
+        return (await update("deposit", QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
+                             DepositQuote)).unsigned_transaction
 
     async def deposit(signed: str) -> DepositResult:
-        return await handle.execute_update(SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed),
-                                           result_type=DepositResult)
+        return await update("deposit", SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed),
+                            DepositResult)
 
-    await as_a_wallet(await deposit_offer(), deposit_offer, deposit, parent, resigned, "deposit")
+    await as_a_wallet(await deposit_offer(), deposit_offer, deposit, parent, repeats, "deposit")
     lap("deposit")
     for _ in range(trades):
-        await handle.execute_update(TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000),
-                                    result_type=TradeResult)
+        await update("trade", TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000),
+                     TradeResult)
         lap("trade")
 
     async def revoke_offer() -> str:
-        offered = await handle.execute_update(REVOKE_UPDATE, RevokeRequest(), result_type=RevokeResult)
+        offered = await update("revoke", REVOKE_UPDATE, RevokeRequest(), RevokeResult)
         assert offered.unsigned_transaction is not None
         return offered.unsigned_transaction
 
     async def revoke(signed: str) -> RevokeResult:
-        return await handle.execute_update(REVOKE_UPDATE, RevokeRequest(signed_transaction=signed),
-                                           result_type=RevokeResult)
+        return await update("revoke", REVOKE_UPDATE, RevokeRequest(signed_transaction=signed), RevokeResult)
 
-    await as_a_wallet(await revoke_offer(), revoke_offer, revoke, parent, resigned, "revoke")
+    await as_a_wallet(await revoke_offer(), revoke_offer, revoke, parent, repeats, "revoke")
     lap("revoke")
     outcome = await handle.result()
     lap("cleanup")
     if outcome.status is not SessionState.CLEANED:
         raise RuntimeError(f"session ended {outcome.status}")
     return outcome
+
+
+def ran_into_deadline(exc: BaseException) -> bool:
+    """Temporal's RPC deadline: the server took too long to take the call (saturated), not a refusal."""
+    return isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError) or (
+        isinstance(exc, RPCError) and exc.status == RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+async def patiently(call: Callable[[str], Awaitable[T]], repeats: Counter[str], step: str) -> T:
+    """`call(update_id)`, tried again when it ran into Temporal's RPC deadline — what a client does with the API's
+    504 "retry later" (at 1,000 sessions on 2 cores the server cannot take every call in time). Every try passes the
+    same update id, so a retry joins the update an earlier try got admitted instead of running a second one (the
+    workflow's own idempotency — trade ids, signatures — would absorb a second one anyway). Retries are counted."""
+    update_id = str(uuid.uuid4())
+    for attempt in range(1, CALL_ATTEMPTS + 1):
+        try:
+            return await call(update_id)
+        except Exception as exc:
+            if attempt == CALL_ATTEMPTS or not ran_into_deadline(exc):
+                raise
+        repeats[f"{step} retried after an RPC deadline"] += 1
+    raise AssertionError("unreachable")
 
 
 async def update_with_start(client: Client, update: Any, start: WithStartWorkflowOperation[Any, Any],
@@ -242,7 +279,7 @@ async def update_with_start(client: Client, update: Any, start: WithStartWorkflo
 
 
 async def as_a_wallet(unsigned: str, reoffer: Callable[[], Awaitable[str]], submit: Callable[[str], Awaitable[T]],
-                      parent: Keypair, resigned: Counter[str], step: str) -> T:
+                      parent: Keypair, repeats: Counter[str], step: str) -> T:
     """Sign an offered transaction and submit it; when the workflow refuses it as InvalidTransaction (its blockhash
     expired while the request queued — at 1,000 sessions on 2 cores a step can take longer than a blockhash lives),
     ask for a fresh offer and sign again, as a wallet does. Re-signs are counted, not hidden."""
@@ -252,7 +289,7 @@ async def as_a_wallet(unsigned: str, reoffer: Callable[[], Awaitable[str]], subm
         except WorkflowUpdateFailedError as err:
             if attempt == WALLET_ATTEMPTS or getattr(err.cause, "type", None) != ErrorType.INVALID_TRANSACTION:
                 raise
-        resigned[step] += 1
+        repeats[f"{step} re-signed"] += 1
         unsigned = await reoffer()
     raise AssertionError("unreachable")
 
@@ -350,7 +387,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     log(f"  {concurrency} lifecycles: funding {concurrency} parent wallets …")
     parents = await fund_parents(stack.rpc_url, concurrency)
     steps: dict[str, list[float]] = defaultdict(list)
-    resigned: Counter[str] = Counter()
+    repeats: Counter[str] = Counter()
     lifecycle_s: list[float] = []
     errors: list[str] = []
     ids: list[str] = []
@@ -358,7 +395,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     async def one(parent: Keypair) -> None:
         started = time.perf_counter()
         try:
-            outcome = await lifecycle(client, parent, trades, steps, resigned)
+            outcome = await lifecycle(client, parent, trades, steps, repeats)
             lifecycle_s.append(time.perf_counter() - started)
             ids.append(workflow_id_for(outcome.session_id))
         except Exception as exc:  # counted and reported, the run goes on
@@ -388,18 +425,23 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     shaped_done = 0
     shaped_errors: list[str] = []
     shaped_input = TrivialInput(activities=k, local_activities=local, updates=shape.updates)
+    shaped_repeats: Counter[str] = Counter()
 
     async def shaped() -> None:
         nonlocal shaped_done
         workflow_id = f"shaped-{uuid.uuid4()}"
         try:
-            await update_with_start(client, TrivialWorkflow.step, WithStartWorkflowOperation(
-                TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            ))
+            # The lifecycle's client retries a call that ran into the RPC deadline; so does this one (USE_EXISTING:
+            # a retried start joins the workflow an earlier try started, as our create does).
+            await patiently(lambda update_id: update_with_start(
+                client, TrivialWorkflow.step, WithStartWorkflowOperation(
+                    TrivialWorkflow.run, shaped_input, id=workflow_id, task_queue=TRIVIAL_TASK_QUEUE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                ), id=update_id), shaped_repeats, "create")
             handle = client.get_workflow_handle_for(TrivialWorkflow.run, workflow_id)
             for _ in range(shape.updates - 1):
-                await handle.execute_update(TrivialWorkflow.step)
+                await patiently(lambda update_id: handle.execute_update(TrivialWorkflow.step, id=update_id),
+                                shaped_repeats, "step")
             await handle.result()
             shaped_done += 1
         except Exception as exc:  # counted and reported, like a failed lifecycle
@@ -418,7 +460,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         ordinary_completed=ordinary_done, shaped_wall_s=shaped_wall,
         shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
-        resigned=resigned,
+        repeats=repeats, shaped_repeats=shaped_repeats,
     )
 
 
@@ -447,6 +489,10 @@ async def _with_progress(work: Any, finished: Any, total: int, log: Any) -> None
     task.result()
 
 
+def _count(repeats: Counter[str], kind: str) -> int:
+    return sum(n for what, n in repeats.items() if kind in what)
+
+
 def render(levels: list[LevelResult]) -> str:
     out = [table(
         ["concurrent sessions", "lifecycles/s", "ceiling wf/s", "ratio", "target ≥0.5", "lifecycle p50 s",
@@ -467,6 +513,14 @@ def render(levels: list[LevelResult]) -> str:
           lv.updates_per_lifecycle, len(lv.shaped_errors)] for lv in levels],
         title="\nThe same lifecycles vs two more baselines: the ordinary ceiling (as many no-op activities, all "
               "ordinary ones) and the shaped ceiling (the lifecycle's activities driven through as many updates)",
+    ))
+    out.append(table(
+        ["concurrent sessions", "re-signed offers", "calls retried after an RPC deadline", "failed",
+         "shaped: calls retried", "shaped: failed"],
+        [[lv.concurrency, _count(lv.repeats, "re-signed"), _count(lv.repeats, "retried"), lv.failed,
+          _count(lv.shaped_repeats, "retried"), len(lv.shaped_errors)] for lv in levels],
+        title="\nWhat the clients did again (a wallet re-signs an offer whose blockhash expired while it queued; a "
+              "client retries a call the saturated server did not take in time, joining the same update)",
     ))
     steps = sorted({s for lv in levels for s in lv.step_s}, key=["create", "approve", "deposit", "trade", "revoke",
                                                                    "cleanup"].index)
