@@ -64,22 +64,19 @@ class SessionEvent:
         )
 
 
-# One round trip per event: the sequence number, the time and the NOTIFY in one statement (three, with the session
-# row read beside them, were a fifth of the statements of a session's lifecycle: docs/benchmarks.md). The payload is
-# built here, in SQL, in `SessionEvent.to_json`'s shape; `SessionEvent.from_json` reads it back, and
-# tests/db/test_events.py holds the two together. `{who}` supplies parent_wallet and status.
-_NOTIFY_SQL = """
-WITH e AS (
-    SELECT nextval('session_event_seq') AS seq, now() AS at, {who}
-)
-SELECT e.seq, e.at, e.parent_wallet, e.status,
-       pg_notify($1, (jsonb_build_object('seq', e.seq, 'session_id', $2::uuid, 'parent_wallet', e.parent_wallet,
-                                         'kind', $3::text, 'status', e.status, 'at', e.at)
-                      || coalesce(jsonb_build_object('data', ($4::text)::jsonb), '{{}}'::jsonb))::text)
-FROM e
+# One round trip per event: the sequence number, the time and the NOTIFY are one function in the database
+# (`session_event_notify`, migration 0004: recording a transaction calls it there too), which builds the payload in
+# `SessionEvent.to_json`'s shape; `SessionEvent.from_json` reads it back, and tests/db/test_events.py holds the two
+# together. The `_from_row` form reads the session's parent wallet and status in the same statement.
+_NOTIFY_GIVEN = """
+SELECT seq, at, $5::text AS parent_wallet, $6::text AS status
+FROM session_event_notify($1, $2, $3, $4::text::jsonb, $5, $6)
 """
-_NOTIFY_GIVEN = _NOTIFY_SQL.format(who="$5::text AS parent_wallet, $6::text AS status")
-_NOTIFY_FROM_ROW = _NOTIFY_SQL.format(who="s.parent_wallet, s.status FROM sessions s WHERE s.id = $2")
+_NOTIFY_FROM_ROW = """
+WITH s AS MATERIALIZED (SELECT id, parent_wallet, status FROM sessions WHERE id = $2)
+SELECT e.seq, e.at, s.parent_wallet, s.status
+FROM s, session_event_notify($1, s.id, $3, $4::text::jsonb, s.parent_wallet, s.status) e
+"""
 
 
 def _event(row: asyncpg.Record, session_id: uuid.UUID, kind: str, data: dict[str, Any] | None) -> SessionEvent:

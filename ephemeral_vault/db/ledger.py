@@ -16,8 +16,8 @@ from ephemeral_vault.db.errors import (
     SessionNotFoundError,
     translate_constraint_error,
 )
-from ephemeral_vault.db.events import notify_session_event_from_row
-from ephemeral_vault.db.metrics import refresh_session_metrics
+from ephemeral_vault.db.events import CHANNEL, notify_session_event_from_row
+from ephemeral_vault.db.metrics import DEPOSIT_KINDS
 from ephemeral_vault.db.models import (
     CLEANUP_TRIGGERS,
     DELEGATION_EVENTS,
@@ -52,62 +52,39 @@ async def record_transaction(db: Db, tx: NewTransaction) -> RecordedTransaction:
     """Insert the transaction, or move a recorded one forward (submitted → confirmed | failed). A final status never
     changes: recording `failed` over `confirmed` (a late, stale report) is returned as "unchanged". The same
     signature under another session or kind is a ConflictingWriteError. Inserts and advances NOTIFY and refresh
-    the session's metrics in the same transaction."""
+    the session's metrics in the same transaction — all of it one statement, `vault_transaction_record` (migration
+    0004), because this runs twice for every transaction a session sends."""
     _validate_transaction(tx)
-    async with transaction(db) as conn:
-        try:
-            row = await conn.fetchrow(
-                """
-                INSERT INTO vault_transactions AS t
-                    (signature, session_id, kind, lamports, fee, status, slot, error, trade_ref, created_at,
-                     confirmed_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()),
-                        CASE WHEN $6 = 'confirmed' THEN coalesce($10, now()) END)
-                ON CONFLICT (signature) DO UPDATE
-                SET status = excluded.status,
-                    slot = coalesce(excluded.slot, t.slot),
-                    error = coalesce(excluded.error, t.error),
-                    fee = CASE WHEN excluded.fee > 0 THEN excluded.fee ELSE t.fee END,
-                    confirmed_at = excluded.confirmed_at
-                WHERE t.status = 'submitted' AND excluded.status <> 'submitted'
-                  AND t.session_id = excluded.session_id AND t.kind = excluded.kind
-                RETURNING t.*, (xmax = 0) AS inserted
-                """,
-                tx.signature, tx.session_id, tx.kind, tx.lamports, tx.fee, tx.status, tx.slot, tx.error,
-                tx.trade_ref, tx.at,
-            )
-        except asyncpg.ForeignKeyViolationError:
-            raise SessionNotFoundError(tx.session_id) from None
-        except asyncpg.UniqueViolationError as err:
-            if err.constraint_name == "vault_transactions_trade_ref_unique":
-                raise ConflictingWriteError(
-                    f"trade {tx.trade_ref} of session {tx.session_id} already has a live transaction; "
-                    "mark that one failed before resubmitting the trade"
-                ) from None
-            raise translate_constraint_error(err) from None
-        except asyncpg.IntegrityConstraintViolationError as err:
-            raise translate_constraint_error(err) from None
-        if row is None:
-            stored = VaultTransaction.from_row(
-                await conn.fetchrow("SELECT * FROM vault_transactions WHERE signature = $1", tx.signature)
-            )
-            if (stored.session_id, stored.kind) != (tx.session_id, tx.kind):
-                raise ConflictingWriteError(
-                    f"signature {tx.signature} is recorded as a {stored.kind} of session {stored.session_id}, "
-                    f"not a {tx.kind} of session {tx.session_id}"
-                )
-            return RecordedTransaction(transaction=stored, outcome="unchanged")
-        recorded = VaultTransaction.from_row(row)
-        outcome = "inserted" if row["inserted"] else "advanced"
-        await refresh_session_metrics(conn, tx.session_id)
-        await notify_session_event_from_row(
-            conn,
-            session_id=tx.session_id,
-            kind="transaction",
-            data={"signature": recorded.signature, "tx_kind": recorded.kind, "tx_status": recorded.status,
-                  "lamports": recorded.lamports, "fee": recorded.fee},
+    try:
+        row = await db.fetchrow(
+            "SELECT (r.tx).*, r.inserted"
+            " FROM vault_transaction_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS r",
+            tx.signature, tx.session_id, tx.kind, tx.lamports, tx.fee, tx.status, tx.slot, tx.error, tx.trade_ref,
+            tx.at, list(DEPOSIT_KINDS), CHANNEL,
         )
-        return RecordedTransaction(transaction=recorded, outcome=outcome)
+    except asyncpg.ForeignKeyViolationError:
+        raise SessionNotFoundError(tx.session_id) from None
+    except asyncpg.UniqueViolationError as err:
+        if err.constraint_name == "vault_transactions_trade_ref_unique":
+            raise ConflictingWriteError(
+                f"trade {tx.trade_ref} of session {tx.session_id} already has a live transaction; "
+                "mark that one failed before resubmitting the trade"
+            ) from None
+        raise translate_constraint_error(err) from None
+    except asyncpg.IntegrityConstraintViolationError as err:
+        raise translate_constraint_error(err) from None
+    if row is not None:
+        return RecordedTransaction(transaction=VaultTransaction.from_row(row),
+                                   outcome="inserted" if row["inserted"] else "advanced")
+    stored = VaultTransaction.from_row(
+        await db.fetchrow("SELECT * FROM vault_transactions WHERE signature = $1", tx.signature)
+    )
+    if (stored.session_id, stored.kind) != (tx.session_id, tx.kind):
+        raise ConflictingWriteError(
+            f"signature {tx.signature} is recorded as a {stored.kind} of session {stored.session_id}, "
+            f"not a {tx.kind} of session {tx.session_id}"
+        )
+    return RecordedTransaction(transaction=stored, outcome="unchanged")
 
 
 async def list_transactions(db: Db, session_id: uuid.UUID, *, kind: str | None = None) -> list[VaultTransaction]:
