@@ -373,11 +373,16 @@ class ChainClient:
             raise SignatureVerificationFailed(
                 "a signature is missing or does not match the message", signature=signed.signature
             ) from exc
-        status = await self.signature_status(signed.signature)
-        if status is None:
-            # No block-height check first: an expired blockhash fails the send's preflight with "Blockhash not found",
-            # and `_send` checks the height then (one RPC round trip less for every transaction that is on time).
+        # Send first, ask after: no status check and no block-height check before the send, one RPC round trip less
+        # each for every transaction (most sends are first sends). A signature that already landed is answered as
+        # AlreadyProcessed while its blockhash lives (`_send` then lets polling find it) and fails preflight as
+        # "Blockhash not found" once it has expired — then the status decides: landed, it is confirmed below; not
+        # landed, the send's error stands (BlockhashExpired when it can no longer land).
+        try:
             await self._send(signed, tx, preflight=True)
+        except RetryableRpcError:
+            if await self.signature_status(signed.signature) is None:
+                raise
         return await self._await_confirmation(signed, tx, on_poll)
 
     async def _send(self, signed: SignedTx, tx: Transaction, *, preflight: bool) -> None:

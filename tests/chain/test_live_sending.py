@@ -247,7 +247,8 @@ async def test_recent_prioritization_fees_see_a_priced_transaction_on_the_vault(
     assert 4_321 in fees and all(isinstance(f, int) for f in fees)
 
 
-async def test_resending_a_landed_transaction_returns_without_waiting_or_sending(chain: ChainClient) -> None:
+async def test_resending_a_landed_transaction_returns_without_waiting_or_paying_again(chain: ChainClient) -> None:
+    """The send goes first (no status check before it); the node answers AlreadyProcessed and polling finds it."""
     payer = await funded(chain)
     signed = await chain.sign([ixs.priority_fee_instructions(None, 1)[0]], payer)
     first = await chain.send_and_confirm(signed)
@@ -259,3 +260,20 @@ async def test_resending_a_landed_transaction_returns_without_waiting_or_sending
     assert (again.signature, again.slot) == (first.signature, first.slot)
     assert polls == []  # found landed by the first status check: no confirmation wait
     assert await chain.balance(payer.pubkey()) == balance  # and no second fee
+
+
+async def test_resending_a_landed_transaction_after_its_blockhash_expired_returns_its_result(
+    chain: ChainClient, localnet_url: str
+) -> None:
+    """Past its blockhash the resend fails preflight ("Blockhash not found"); the status shows it landed, so the
+    caller gets the original result, not BlockhashExpired or a retryable error."""
+    payer = await funded(chain)
+    signed = await chain.sign([ixs.priority_fee_instructions(None, 1)[0]], payer)
+    first = await chain.send_and_confirm(signed)
+    balance = await chain.balance(payer.pubkey())
+    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+
+    again = await chain.send_and_confirm(signed)
+
+    assert (again.signature, again.slot, again.fee) == (first.signature, first.slot, first.fee)
+    assert await chain.balance(payer.pubkey()) == balance

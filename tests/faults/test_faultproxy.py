@@ -58,17 +58,34 @@ async def test_pass_through_and_503_for_the_chosen_methods_only(proxy: FaultProx
 async def test_a_client_behind_a_hang_times_out_yet_the_forwarded_transaction_lands(
     proxy: FaultProxy, localnet_url: str
 ) -> None:
+    """The send times out behind the hang, but the proxy forwarded it: the client's status check after the failed
+    send finds it landed and confirms it, rather than report a failure for a transaction that went through."""
     async with ChainClient(localnet_url) as direct, ChainClient(proxy.url, rpc_timeout_seconds=0.5) as hung:
         payer = Keypair()
         await direct.request_airdrop(payer.pubkey(), SOL)
         tx = await signed_transfer(direct, payer)
         proxy.set_fault(mode="hang", forward=True, hang_seconds=30, methods=["sendTransaction"])
 
-        with pytest.raises(RetryableRpcError):
-            await hung.send_and_confirm(SignedTx.from_transaction(tx, 2**62))
+        result = await hung.send_and_confirm(SignedTx.from_transaction(tx, 2**62))
         status = await direct.wait_for_signature(str(tx.signatures[0]))
 
+    assert result.signature == str(tx.signatures[0])
     assert status.err is None and proxy.stats.hung == 1
+
+
+async def test_a_client_behind_a_hang_that_swallows_the_send_reports_it_retryable(
+    proxy: FaultProxy, localnet_url: str
+) -> None:
+    async with ChainClient(localnet_url) as direct, ChainClient(proxy.url, rpc_timeout_seconds=0.5) as hung:
+        payer = Keypair()
+        await direct.request_airdrop(payer.pubkey(), SOL)
+        tx = await signed_transfer(direct, payer)
+        proxy.set_fault(mode="hang", forward=False, hang_seconds=30, methods=["sendTransaction"])
+
+        with pytest.raises(RetryableRpcError):
+            await hung.send_and_confirm(SignedTx.from_transaction(tx, 2**62))
+
+    assert proxy.stats.hung == 1 and await direct.signature_status(str(tx.signatures[0])) is None
 
 
 async def test_a_hang_ends_when_the_fault_is_cleared(proxy: FaultProxy) -> None:
