@@ -32,6 +32,7 @@ from activities.heartbeat import HeartbeatInterceptor
 from activities.keys import KeyActivities
 from activities.resources import Resources, load_or_create_cleaner_keypair
 from activities.sweep import SweepActivities
+from ephemeral_vault.payload_converter import DATA_CONVERTER
 from ephemeral_vault.sandbox_runner import ContextFreeSandboxedRunner
 from ephemeral_vault.settings import Settings, get_settings
 from workflows.session import SessionWorkflow
@@ -159,6 +160,7 @@ async def connect_temporal(settings: Settings) -> Client:
         tls=tls,
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         identity=f"ev-worker@{socket.gethostname()}:{os.getpid()}",
+        data_converter=DATA_CONVERTER,
     )
 
 

@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from ephemeral_vault.payload_converter import DATA_CONVERTER
 from ephemeral_vault.settings import Settings
 from workflows.client import session_start_operation
 from workflows.messages import (
@@ -137,6 +138,7 @@ class TemporalGateway:
             return await Client.connect(
                 s.temporal_address, namespace=s.temporal_namespace, tls=tls, connect_timeout=CONNECT_TIMEOUT,
                 api_key=s.temporal_api_key.get_secret_value() if s.temporal_api_key else None,
+                data_converter=DATA_CONVERTER,
             )
         except Exception as err:  # the SDK raises RuntimeError for transport failures
             log.warning("cannot connect to Temporal at %s: %s", s.temporal_address, type(err).__name__)

@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from bench import api_bench, orchestration
 from bench.stack import bench_stack
+from ephemeral_vault.payload_converter import DATA_CONVERTER
 from ephemeral_vault.settings import REPO_ROOT
 
 
@@ -61,7 +62,7 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
     log("Starting the embedded stack on free ports (PostgreSQL, Temporal dev server, local chain, worker, API, "
         "baselines) …")
     async with bench_stack(profile_worker=args.profile_worker, unsandboxed=args.unsandboxed_worker) as stack:
-        client = await Client.connect(stack.temporal_address)
+        client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)  # as the API
         if args.area in ("orchestration", "all"):
             log("\n== Orchestration ==")
             levels = []

@@ -28,6 +28,7 @@ from solders.transaction import Transaction
 
 from api.client_auth import ParentWalletAuth
 from ephemeral_vault.chain.client import ChainClient, redact_url
+from ephemeral_vault.payload_converter import DATA_CONVERTER
 
 SOL = 1_000_000_000
 FINAL_STATUSES = ("CLEANED", "ABANDONED")
@@ -223,7 +224,7 @@ async def _check_worker(address: str, namespace: str, task_queue: str, hint: str
     from temporalio.client import Client
 
     try:
-        client = await asyncio.wait_for(Client.connect(address, namespace=namespace), 10)
+        client = await asyncio.wait_for(Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER), 10)
         described = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=namespace,

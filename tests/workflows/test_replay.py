@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from ephemeral_vault.payload_converter import DATA_CONVERTER
 from workflows.session import SessionWorkflow
 from workflows.vault_sweep import VaultSweepWorkflow
 
@@ -64,9 +65,8 @@ def test_todays_histories_run_short_steps_as_local_activities() -> None:
 async def test_recorded_history_replays_on_current_code(name: str, text: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", text)
 
-    result = await Replayer(workflows=[SessionWorkflow, VaultSweepWorkflow]).replay_workflow(
-        history, raise_on_replay_failure=False
-    )
+    replayer = Replayer(workflows=[SessionWorkflow, VaultSweepWorkflow], data_converter=DATA_CONVERTER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 
     assert result.replay_failure is None, f"{name}: {result.replay_failure}"
 
@@ -81,7 +81,8 @@ async def test_a_changed_lifecycle_fails_replay(monkeypatch: pytest.MonkeyPatch)
         return await original(self)
 
     monkeypatch.setattr(SessionWorkflow, "_provision", changed)
-    replayer = Replayer(workflows=[SessionWorkflow], workflow_runner=UnsandboxedWorkflowRunner())
+    replayer = Replayer(workflows=[SessionWorkflow], workflow_runner=UnsandboxedWorkflowRunner(),
+                        data_converter=DATA_CONVERTER)
 
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 
