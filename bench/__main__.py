@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +69,8 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
                 levels.append(await orchestration.run_level(stack, client, concurrency, args.trades, log))
             figures["orchestration"] = [lv.as_dict() for lv in levels]
             print("\n" + orchestration.render(levels), flush=True)
-            for lv in levels:
-                if lv.resigned:
-                    log(f"  wallets signed again at {lv.concurrency} (a refused offer whose blockhash expired): "
-                        + ", ".join(f"{step} x{n}" for step, n in lv.resigned.items()))
-                for kind, count in Counter(map(orchestration.failure_kind, lv.errors)).most_common(5):
-                    log(f"  {count} lifecycles failed at {lv.concurrency}: {kind}")
-                for kind, count in Counter(map(orchestration.failure_kind, lv.shaped_errors)).most_common(3):
-                    log(f"  {count} shaped-ceiling workflows failed at {lv.concurrency}: {kind}")
-                for error in lv.errors[:2]:
-                    log(f"  for example: {error}")
+            for line in orchestration.level_notes(levels):
+                log(line)
         if args.area in ("api", "all"):
             log("\n== API ==")
             api_levels = [(c, max(1, total // c)) for c in clients]

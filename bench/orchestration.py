@@ -489,6 +489,22 @@ async def _with_progress(work: Any, finished: Any, total: int, log: Any) -> None
     task.result()
 
 
+def level_notes(levels: list[LevelResult]) -> list[str]:
+    """What the tables do not say: what the clients did again, and why lifecycles or ceiling workflows failed."""
+    notes = []
+    for lv in levels:
+        for who, repeats in (("lifecycle clients", lv.repeats), ("shaped-ceiling clients", lv.shaped_repeats)):
+            if repeats:
+                notes.append(f"  {who} did again at {lv.concurrency}: "
+                             + ", ".join(f"{what} x{n}" for what, n in repeats.most_common()))
+        for kind, count in Counter(map(failure_kind, lv.errors)).most_common(5):
+            notes.append(f"  {count} lifecycles failed at {lv.concurrency}: {kind}")
+        for kind, count in Counter(map(failure_kind, lv.shaped_errors)).most_common(3):
+            notes.append(f"  {count} shaped-ceiling workflows failed at {lv.concurrency}: {kind}")
+        notes.extend(f"  for example: {error}" for error in lv.errors[:2])
+    return notes
+
+
 def _count(repeats: Counter[str], kind: str) -> int:
     return sum(n for what, n in repeats.items() if kind in what)
 

@@ -22,13 +22,16 @@ from temporalio.worker import Worker
 
 from bench import api_bench, rpc_transport
 from bench.orchestration import (
+    LevelResult,
     as_a_wallet,
     failure_kind,
     failure_summary,
     fund_parents,
     history_profile,
+    level_notes,
     lifecycle,
     patiently,
+    render,
 )
 from bench.report import percentile, table
 from bench.stack import BenchStack
@@ -147,6 +150,31 @@ async def test_a_refused_call_is_not_retried(stack: Stack) -> None:
     with pytest.raises(WorkflowUpdateFailedError):
         await patiently(refused, repeats, "trade")
     assert not repeats
+
+
+def test_a_level_with_repeats_and_failures_renders_and_explains_them() -> None:
+    """The report's code path that runs after a level (it once named a field that had been renamed, and the 1,000
+    level's figures were lost to an AttributeError after the run)."""
+    err = WorkflowUpdateFailedError(ApplicationError("offer expired", type="InvalidTransaction"))
+    err.add_note("after approve")
+    level = LevelResult(
+        concurrency=1000, trades=3, wall_s=100.0, completed=998, failed=2, ceiling_wall_s=50.0, ceiling_completed=1000,
+        activities_per_lifecycle=8, local_activities_per_lifecycle=14, updates_per_lifecycle=9, ordinary_wall_s=60.0,
+        ordinary_completed=1000, shaped_wall_s=70.0, shaped_completed=999, shaped_errors=["RPCError after step"],
+        lifecycle_s=[1.0, 2.0], cpu_s={"worker": 1.0}, ceiling_cpu_s={"trivial worker": 0.5},
+        errors=[failure_summary(err)] * 2,
+        repeats=Counter({"opening re-signed": 3, "trade retried after an RPC deadline": 5}),
+        shaped_repeats=Counter({"step retried after an RPC deadline": 4}),
+    )
+    rendered = render([level])
+    assert "What the clients did again" in rendered
+    repeats_row = next(line for line in rendered.splitlines() if line.startswith("1000 ") and "  3  " in line)
+    assert repeats_row.split()[:6] == ["1000", "3", "5", "2", "4", "1"]
+    notes = "\n".join(level_notes([level]))
+    assert "lifecycle clients did again at 1000: trade retried after an RPC deadline x5, opening re-signed x3" in notes
+    assert "shaped-ceiling clients did again at 1000: step retried after an RPC deadline x4" in notes
+    assert "2 lifecycles failed at 1000: WorkflowUpdateFailedError (InvalidTransaction) after approve" in notes
+    assert "1 shaped-ceiling workflows failed at 1000" in notes
 
 
 def test_percentile_is_nearest_rank_and_tables_align() -> None:
