@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +20,9 @@ from ephemeral_vault.db.errors import (
     SessionNotFoundError,
     translate_constraint_error,
 )
-from ephemeral_vault.db.events import notify_session_event
+from ephemeral_vault.db.events import CHANNEL, notify_session_event
 from ephemeral_vault.db.models import NewSession, Session, SessionPage, TransitionResult
-from ephemeral_vault.db.status import OPEN_ON_CHAIN, SessionStatus, transition_allowed
+from ephemeral_vault.db.status import OPEN_ON_CHAIN, SessionStatus
 
 MAX_PAGE_SIZE = 200
 # The fields a retried create must repeat exactly; anything else is a different session under a reused id.
@@ -163,7 +164,8 @@ async def transition_status(
     last_error: str | None = None,
     session_expiry: datetime | None = None,
 ) -> TransitionResult:
-    """Move the session to `target` if the lifecycle allows it, with an audit row and a NOTIFY in the same transaction.
+    """Move the session to `target` if the lifecycle allows it, with an audit row and a NOTIFY in the same transaction
+    — one statement, `session_transition` (migration 0005), as this runs at every step of a session's lifecycle.
 
     Already at `target`: returns changed=False and writes nothing (a retried activity). Not allowed:
     InvalidStatusTransitionError and nothing written. `session_expiry` may be given on activation, to adopt the
@@ -174,29 +176,18 @@ async def transition_status(
         raise InvalidRecordError("status", f"{target!r} is not a session status") from None
     if session_expiry is not None and (target is not SessionStatus.ACTIVE or session_expiry.tzinfo is None):
         raise InvalidRecordError("session_expiry", "may only be set, timezone-aware, when activating")
-    async with transaction(db) as conn:
-        current = await _get(conn, session_id, for_update=True)
-        if current.status is target:
-            return TransitionResult(session=current, changed=False)
-        if not transition_allowed(current.status, target):
-            raise InvalidStatusTransitionError(session_id, current.status, target)
-        row = await conn.fetchrow(
-            """
-            UPDATE sessions
-            SET status = $2,
-                last_error = coalesce($3, last_error),
-                session_expiry = coalesce($4, session_expiry)
-            WHERE id = $1
-            RETURNING *
-            """,
-            session_id, target.value, last_error, session_expiry,
-        )
-        session = Session.from_row(row)
-        await write_audit(conn, actor=actor, action="session.status", session_id=session_id,
-                          details={"from": current.status.value, "to": target.value, **(details or {})})
-        await notify_session_event(conn, session_id=session_id, parent_wallet=session.parent_wallet,
-                                   kind="session", status=session.status)
-        return TransitionResult(session=session, changed=True)
+    row = await db.fetchrow(
+        "SELECT (r.session_row).*, r.previous_status, r.outcome"
+        " FROM session_transition($1, $2, $3, $4, $5, $6::text::jsonb, $7) AS r",
+        session_id, target.value, last_error, session_expiry, actor,
+        json.dumps(details or {}, default=str),
+        CHANNEL,
+    )
+    if row is None:
+        raise SessionNotFoundError(session_id)
+    if row["outcome"] == "refused":
+        raise InvalidStatusTransitionError(session_id, SessionStatus(row["previous_status"]), target)
+    return TransitionResult(session=Session.from_row(row), changed=row["outcome"] == "changed")
 
 
 async def record_vault_balance(db: Db, session_id: uuid.UUID, lamports: int) -> Session:

@@ -75,6 +75,10 @@ def test_state_history_slot_and_clock_survive_a_restart(tmp_path: Path) -> None:
     with start_localnet(ledger=ledger, slot_ms=0) as node:
         rpc = RpcClient(node.url)
         after = snapshot(rpc, addresses, signatures)
+        # An airdrop before the restarted node's first new slot (none comes with slot_ms=0) must land too.
+        airdropped = Keypair().pubkey()
+        rpc.wait_confirmed(rpc.call("requestAirdrop", str(airdropped), 42))
+        airdropped_balance = rpc.balance(airdropped)
         slot = rpc.call("getSlot", {"commitment": "processed"})
         clock = rpc.call("localnet_warpClock", 0)
         resent_without_preflight = rpc.send_b64(transfer, skipPreflight=True)
@@ -96,3 +100,4 @@ def test_state_history_slot_and_clock_survive_a_restart(tmp_path: Path) -> None:
     assert balance_after_resend == 123_456_789
     assert program["executable"] is True
     assert balance_after_new_transfer == 123_456_790
+    assert airdropped_balance == 42
