@@ -26,7 +26,11 @@ _log = logging.getLogger(__name__)
 class SessionEvent:
     """One state change. `kind` is what changed: `session` (created or status moved), `transaction`, `balance`,
     `cleanup`, `anomaly`; `status` is the session's status after the change; `data` holds kind-specific fields
-    (signature, tx_kind, tx_status, lamports, vault_balance, rule, severity). `seq` increases per database schema."""
+    (signature, tx_kind, tx_status, lamports, vault_balance, rule, severity). `seq` increases per database schema.
+
+    On the wire (the NOTIFY payload, forwarded as is to WebSocket clients) it is a JSON object with these fields, `at`
+    in ISO 8601 and `data` left out when empty. The database builds it (`session_event_notify`, migration 0004, whose
+    comment calls this shape `SessionEvent.to_json`'s: that method went once nothing but a test used it)."""
 
     seq: int
     session_id: uuid.UUID
@@ -35,20 +39,6 @@ class SessionEvent:
     status: str
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "seq": self.seq,
-                "session_id": str(self.session_id),
-                "parent_wallet": self.parent_wallet,
-                "kind": self.kind,
-                "status": self.status,
-                "at": self.at.isoformat(),
-                **({"data": self.data} if self.data else {}),
-            },
-            separators=(",", ":"),
-        )
 
     @classmethod
     def from_json(cls, payload: str) -> SessionEvent:
@@ -65,8 +55,8 @@ class SessionEvent:
 
 
 # One round trip per event: the sequence number, the time and the NOTIFY are one function in the database
-# (`session_event_notify`, migration 0004: recording a transaction calls it there too), which builds the payload in
-# `SessionEvent.to_json`'s shape; `SessionEvent.from_json` reads it back, and tests/db/test_events.py holds the two
+# (`session_event_notify`, migration 0004: recording a transaction calls it there too), which builds the payload
+# `SessionEvent` describes; `SessionEvent.from_json` reads it back, and tests/db/test_events.py holds the two
 # together. The `_from_row` form reads the session's parent wallet and status in the same statement.
 _NOTIFY_GIVEN = """
 SELECT seq, at, $5::text AS parent_wallet, $6::text AS status

@@ -1,6 +1,5 @@
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -81,12 +80,6 @@ async def test_a_lost_listener_connection_ends_the_stream_with_a_clear_error(pg_
                 await asyncio.wait_for(anext(events), NEVER)
     finally:
         await admin.close()
-
-
-def test_event_payload_round_trips() -> None:
-    event = SessionEvent(seq=3, session_id=uuid.uuid4(), parent_wallet="p", kind="session", status="ACTIVE",
-                         at=datetime.now(UTC), data={"a": 1})
-    assert SessionEvent.from_json(event.to_json()) == event
 
 
 async def test_the_notified_payload_is_the_event_the_writer_was_given(pg_dsn: str, db_pool: asyncpg.Pool) -> None:
