@@ -196,44 +196,42 @@ async def _lifecycle_steps(client: Client, parent: Keypair, trades: int, task_qu
     lap("create")
     handle = client.get_workflow_handle(workflow_id_for(session_id), result_type=SessionOutcome)
 
-    async def update(step: str, name: str, arg: Any, result_type: type[T]) -> T:
-        return await patiently(lambda update_id: handle.execute_update(name, arg, id=update_id,
+    async def update(step: str, name: str, result_type: type[T], *args: Any) -> T:
+        return await patiently(lambda update_id: handle.execute_update(name, args=args, id=update_id,
                                                                        result_type=result_type), repeats, step)
 
     async def fresh_opening() -> str:
-        return (await patiently(lambda update_id: handle.execute_update(
-            REFRESH_OPENING_UPDATE, id=update_id, result_type=CreateSessionResult), repeats, "opening")
-                ).unsigned_transaction
+        return (await update("opening", REFRESH_OPENING_UPDATE, CreateSessionResult)).unsigned_transaction
 
     async def approve(signed: str) -> ApproveResult:
-        return await update("approve", APPROVE_UPDATE, ApproveRequest(
-            vault_pda=created.vault_pda, signed_transaction=signed), ApproveResult)
+        return await update("approve", APPROVE_UPDATE, ApproveResult, ApproveRequest(
+            vault_pda=created.vault_pda, signed_transaction=signed))
 
     await as_a_wallet(created.unsigned_transaction, fresh_opening, approve, parent, repeats, "opening")
     lap("approve")
 
     async def deposit_offer() -> str:
-        return (await update("deposit", QUOTE_DEPOSIT_UPDATE, DepositRequest(amount_lamports=SOL // 20),
-                             DepositQuote)).unsigned_transaction
+        return (await update("deposit", QUOTE_DEPOSIT_UPDATE, DepositQuote,
+                             DepositRequest(amount_lamports=SOL // 20))).unsigned_transaction
 
     async def deposit(signed: str) -> DepositResult:
-        return await update("deposit", SUBMIT_DEPOSIT_UPDATE, SubmitDepositRequest(signed_transaction=signed),
-                            DepositResult)
+        return await update("deposit", SUBMIT_DEPOSIT_UPDATE, DepositResult,
+                            SubmitDepositRequest(signed_transaction=signed))
 
     await as_a_wallet(await deposit_offer(), deposit_offer, deposit, parent, repeats, "deposit")
     lap("deposit")
     for _ in range(trades):
-        await update("trade", TRADE_UPDATE, TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000),
-                     TradeResult)
+        await update("trade", TRADE_UPDATE, TradeResult,
+                     TradeRequest(trade_id=str(uuid.uuid4()), fee_lamports=5_000))
         lap("trade")
 
     async def revoke_offer() -> str:
-        offered = await update("revoke", REVOKE_UPDATE, RevokeRequest(), RevokeResult)
+        offered = await update("revoke", REVOKE_UPDATE, RevokeResult, RevokeRequest())
         assert offered.unsigned_transaction is not None
         return offered.unsigned_transaction
 
     async def revoke(signed: str) -> RevokeResult:
-        return await update("revoke", REVOKE_UPDATE, RevokeRequest(signed_transaction=signed), RevokeResult)
+        return await update("revoke", REVOKE_UPDATE, RevokeResult, RevokeRequest(signed_transaction=signed))
 
     await as_a_wallet(await revoke_offer(), revoke_offer, revoke, parent, repeats, "revoke")
     lap("revoke")
