@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from localnet.chain import LocalChain, PreflightFailure, SignatureVerificationFailure
+from localnet.chain import AirdropRefused, LocalChain, PreflightFailure, SignatureVerificationFailure
 from localnet.rpc.context import with_context
 from localnet.rpc.encoding import ACCOUNT_ENCODINGS, decode_transaction, encode_account
 from localnet.rpc.errors import (
+    INTERNAL_ERROR,
     SEND_TRANSACTION_PREFLIGHT_FAILURE,
     TRANSACTION_SIGNATURE_VERIFICATION_FAILURE,
     RpcError,
@@ -116,4 +117,7 @@ def request_airdrop(chain: LocalChain, params: Params) -> Any:
     recipient = to_pubkey(params.required(0, "recipient address"), "recipient address")
     lamports = to_int(params.required(1, "lamports"), "lamports", minimum=1, maximum=10**17)
     params.config(2).commitment()
-    return chain.request_airdrop(recipient, lamports)
+    try:
+        return chain.request_airdrop(recipient, lamports)
+    except AirdropRefused as refused:
+        raise RpcError(INTERNAL_ERROR, f"airdrop failed: {refused}") from None
