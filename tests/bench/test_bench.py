@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import timedelta
@@ -264,3 +265,45 @@ async def test_waiting_for_an_idle_stack_outlasts_a_busy_process(tmp_path: Path)
         if burner.returncode is None:
             burner.kill()
             await burner.wait()
+
+
+async def test_a_create_is_split_at_its_workflow_history_into_four_phases(stack: Stack) -> None:
+    """The phases are read from the real history of a real create: in clock order, each one non-negative, adding up
+    to the latency the client saw."""
+    (parent,) = await fund_parents(stack.chain.rpc_url, 1)
+    req = CreateSessionRequest(session_id=str(uuid.uuid4()), parent_wallet=str(parent.pubkey()),
+                               session_duration_seconds=3600, max_deposit_lamports=10**9, initial_deposit_lamports=0)
+    sent_at, started = time.time(), time.perf_counter()
+    await stack.temporal.execute_update_with_start_workflow(
+        CREATE_UPDATE, start_workflow_operation=session_start_operation(req, stack.task_queue),
+        result_type=CreateSessionResult)
+    sample = api_bench.Answered(sent_at, time.perf_counter() - started, req.session_id)
+    events = (await stack.temporal.get_workflow_handle(workflow_id_for(req.session_id)).fetch_history()).events
+    phases = api_bench.create_phases(sample, events)
+    assert min(phases.to_start, phases.queued, phases.worker, phases.answer) >= 0, phases
+    assert phases.worker > 0  # the first workflow task ran three local activities
+    assert math.isclose(phases.total, sample.latency_s, abs_tol=1e-6)
+    # A history cut before its first workflow task was picked up cannot be split: the error says what is missing.
+    with pytest.raises(ValueError, match="WORKFLOW_TASK_STARTED"):
+        api_bench.create_phases(sample, events[:2])
+
+
+def test_the_creates_read_are_those_around_the_median_and_the_slowest_one_percent() -> None:
+    answered = [api_bench.Answered(0.0, latency / 1000, str(latency)) for latency in range(1000, 0, -1)]
+    groups = api_bench.phase_samples(answered)
+    assert [a.latency_s for a in groups["median"]] == [n / 1000 for n in range(496, 506)]
+    assert [a.latency_s for a in groups["slowest 1 %"]] == [n / 1000 for n in range(991, 1001)]
+    few = api_bench.phase_samples(answered[:3])  # fewer than the median window: all of them, and the slowest one
+    assert len(few["median"]) == 3 and [a.latency_s for a in few["slowest 1 %"]] == [1.0]
+    assert api_bench.phase_samples([]) == {}
+
+
+def test_the_api_report_shows_where_a_create_s_time_goes() -> None:
+    paths = [api_bench.PathResult(path, 50, latencies_s=[1.0, 2.0], wall_s=1.0) for path in api_bench.PATHS]
+    paths[2].phases = {"median": [api_bench.CreatePhases(0.1, 0.2, 0.3, 0.4)],
+                       "slowest 1 %": [api_bench.CreatePhases(0.5, 1.5, 2.0, 0.5)]}
+    rendered = api_bench.render(paths)
+    section = rendered.split("where a create's time goes")[1]
+    median_row = next(line for line in section.splitlines() if "median" in line)
+    assert median_row.split()[-5:] == ["100", "200", "300", "400", "1,000"]
+    assert paths[2].as_dict()["create_phases_ms"]["slowest 1 %"]["queued"] == 1500
