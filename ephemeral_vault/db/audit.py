@@ -12,12 +12,18 @@ from ephemeral_vault.db.connection import Db
 from ephemeral_vault.db.models import AuditEntry
 
 
+def audit_actor(actor: str | None) -> str:
+    """Who an audit row names: the given actor, or "unknown" for none or an empty one. Every audit writer goes through
+    this, `session_transition` (migration 0005) included, whose SQL fallback catches only NULL."""
+    return actor or "unknown"
+
+
 async def write_audit(
     conn: asyncpg.Connection, *, actor: str, action: str, session_id: uuid.UUID | None, details: dict[str, Any]
 ) -> None:
     await conn.execute(
         "INSERT INTO audit_log (actor, action, session_id, details) VALUES ($1, $2, $3, $4::text::jsonb)",
-        actor or "unknown",
+        audit_actor(actor),
         action,
         session_id,
         # as text, so this works whether or not the connection has create_pool's jsonb codec

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from ephemeral_vault.db import validate
-from ephemeral_vault.db.audit import write_audit
+from ephemeral_vault.db.audit import audit_actor, write_audit
 from ephemeral_vault.db.connection import Db, transaction
 from ephemeral_vault.db.errors import (
     ConflictingWriteError,
@@ -179,7 +179,7 @@ async def transition_status(
     row = await db.fetchrow(
         "SELECT (r.session_row).*, r.previous_status, r.outcome"
         " FROM session_transition($1, $2, $3, $4, $5, $6::text::jsonb, $7) AS r",
-        session_id, target.value, last_error, session_expiry, actor,
+        session_id, target.value, last_error, session_expiry, audit_actor(actor),
         json.dumps(details or {}, default=str),
         CHANNEL,
     )

@@ -96,6 +96,16 @@ async def test_transition_moves_status_writes_audit_and_is_idempotent(db_pool: a
     assert actions == [("session.created", None), ("session.status", "ACTIVE")]
 
 
+async def test_an_empty_actor_is_audited_as_unknown_by_every_writer(db_pool: asyncpg.Pool) -> None:
+    """The status change writes its audit row inside PostgreSQL (migration 0005), the creation from Python: both name
+    an actor nobody gave the same way."""
+    session, _ = await create_session(db_pool, new_session(), actor="")
+    await transition_status(db_pool, session.id, SessionStatus.ABANDONED, actor="")
+
+    audited = [(a.action, a.actor) for a in await list_audit(db_pool, session.id)]
+    assert audited == [("session.created", "unknown"), ("session.status", "unknown")]
+
+
 async def test_cleaned_session_cannot_become_active_again(db_pool: asyncpg.Pool) -> None:
     session = await active_session(db_pool)
     await transition_status(db_pool, session.id, SessionStatus.EXPIRED)
