@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
@@ -232,7 +232,7 @@ def render(results: list[PathResult]) -> str:
 
 
 def _mean_phases(phases: list[CreatePhases]) -> dict[str, float]:
-    names = ("to_start", "queued", "worker", "answer", "total")
+    names = (*(f.name for f in fields(CreatePhases)), "total")
     if not phases:
         return dict.fromkeys(names, float("nan"))
     return {name: 1000 * sum(getattr(p, name) for p in phases) / len(phases) for name in names}

@@ -268,8 +268,8 @@ async def test_waiting_for_an_idle_stack_outlasts_a_busy_process(tmp_path: Path)
 
 
 async def test_a_create_is_split_at_its_workflow_history_into_four_phases(stack: Stack) -> None:
-    """The phases are read from the real history of a real create: in clock order, each one non-negative, adding up
-    to the latency the client saw."""
+    """The phases are read from the real history of a real create: its events fall between the request being sent
+    and the answer being read, in the order the split assumes, so no phase is negative."""
     (parent,) = await fund_parents(stack.chain.rpc_url, 1)
     req = CreateSessionRequest(session_id=str(uuid.uuid4()), parent_wallet=str(parent.pubkey()),
                                session_duration_seconds=3600, max_deposit_lamports=10**9, initial_deposit_lamports=0)
@@ -282,7 +282,6 @@ async def test_a_create_is_split_at_its_workflow_history_into_four_phases(stack:
     phases = api_bench.create_phases(sample, events)
     assert min(phases.to_start, phases.queued, phases.worker, phases.answer) >= 0, phases
     assert phases.worker > 0  # the first workflow task ran three local activities
-    assert math.isclose(phases.total, sample.latency_s, abs_tol=1e-6)
     # A history cut before its first workflow task was picked up cannot be split: the error says what is missing.
     with pytest.raises(ValueError, match="WORKFLOW_TASK_STARTED"):
         api_bench.create_phases(sample, events[:2])
