@@ -45,7 +45,8 @@ from activities.models import (
 )
 from activities.resources import Resources
 from ephemeral_vault.chain import instructions as ixs
-from ephemeral_vault.chain.client import ChainClient
+from ephemeral_vault.chain.accounts import decode_delegation, decode_vault
+from ephemeral_vault.chain.client import ChainClient, VaultView
 from ephemeral_vault.chain.errors import (
     AccountNotFound,
     BlockhashExpired,
@@ -54,7 +55,7 @@ from ephemeral_vault.chain.errors import (
     SignedTransactionMismatch,
 )
 from ephemeral_vault.chain.events import TradeExecuted, VaultCleaned, events_of_type
-from ephemeral_vault.chain.pdas import delegation_pda
+from ephemeral_vault.chain.pdas import SessionAddresses
 from ephemeral_vault.chain.send import SignedTx, TxResult
 from ephemeral_vault.chain.session_tx import (
     InvalidSessionParameters,
@@ -64,7 +65,7 @@ from ephemeral_vault.chain.session_tx import (
     build_session_opening,
     verify_parent_signed,
 )
-from ephemeral_vault.chain.verify import ExpectedSession, verify_session
+from ephemeral_vault.chain.verify import ExpectedSession, compare_session
 from ephemeral_vault.custody import CustodyError, SealedKey
 from ephemeral_vault.custody import sign_transaction as custody_sign
 from ephemeral_vault.db import ledger, session_keys
@@ -257,10 +258,13 @@ class ChainActivities:
             session_duration=req.session_duration_seconds,
             claimed_vault=_pubkey("vault_pda", req.claimed_vault),
         )
+        derived = SessionAddresses.derive(parent, delegate, self.chain.program.program_id).vault
         try:
-            mismatches = await verify_session(self.chain, expected)
+            # One read for the comparison and the snapshot (the delegation PDA follows from the derived vault).
+            view = await self.chain.vault_view(derived)
         except ChainError as exc:
             raise from_chain_error(exc) from None
+        mismatches = compare_session(expected, view.vault, view.delegation, self.chain.program)
         if mismatches:
             if all(m.is_missing for m in mismatches):
                 # The opening transaction may not have landed yet: retried a few times by the workflow's policy.
@@ -270,29 +274,33 @@ class ChainActivities:
                 "on-chain accounts differ from the session: " + "; ".join(str(m) for m in mismatches),
                 mismatches=[str(m) for m in mismatches],
             )
-        return await self._snapshot(_pubkey("vault_pda", req.claimed_vault))
+        return self._snapshot_of(derived, view)  # no mismatch: the claimed vault is the derived one
 
     async def _snapshot(self, vault_pk: Pubkey) -> VaultSnapshot:
         try:
-            now = await self.chain.clock_unix_timestamp()
+            view = await self.chain.vault_view(vault_pk)
+        except ChainError as exc:
+            raise from_chain_error(exc) from None
+        return self._snapshot_of(vault_pk, view)
+
+    def _snapshot_of(self, vault_pk: Pubkey, view: VaultView) -> VaultSnapshot:
+        program = self.chain.program
+        try:
             try:
-                vault = await self.chain.fetch_vault(vault_pk)
+                vault = decode_vault(view.vault, vault_pk, program)
             except AccountNotFound:
-                return VaultSnapshot(exists=False, chain_time=now)
+                return VaultSnapshot(exists=False, chain_time=view.chain_time)
             revoked = False
             if not vault.is_active:
                 try:
-                    deleg = await self.chain.fetch_delegation(
-                        delegation_pda(vault_pk, self.chain.program.program_id)[0]
-                    )
-                    revoked = deleg.is_revoked
+                    revoked = decode_delegation(view.delegation, view.delegation_address, program).is_revoked
                 except AccountNotFound:
                     revoked = False
         except ChainError as exc:
             raise from_chain_error(exc) from None
         return VaultSnapshot(
             exists=True,
-            chain_time=now,
+            chain_time=view.chain_time,
             is_active=vault.is_active,
             session_expiry=vault.session_expiry,
             created_at=vault.created_at,
@@ -392,7 +400,7 @@ class ChainActivities:
             ix = ixs.execute_trade(
                 sealed.ephemeral_pubkey, vault_pk, req.fee_lamports, trade_ref.bytes, self.chain.program
             )
-            blockhash = await self.chain.latest_blockhash()
+            blockhash = await self.chain.shared_blockhash()
         except ChainError as exc:
             raise from_chain_error(exc) from None
         except ValueError as exc:
@@ -446,7 +454,8 @@ class ChainActivities:
                 if status is not None:
                     raise retryable("TradePending", f"{tx.signature} is processed, not yet confirmed")
                 # Unknown signature: never sent, or dropped. Any blockhash it used is older than the latest one, so
-                # once the finalized height passes the latest blockhash's last valid height it can never land.
+                # once the finalized height passes the latest blockhash's last valid height it can never land. (The
+                # latest, asked of the node now: the shared one may be older than the one that attempt used.)
                 bound = (await self.chain.latest_blockhash()).last_valid_block_height
                 while await self.chain.block_height(Finalized) <= bound:
                     activity.heartbeat("waiting for an earlier trade transaction to expire")
@@ -507,13 +516,14 @@ class ChainActivities:
         vault_pk = _pubkey("vault_pda", req.vault_pda)
         parent = _pubkey("parent_wallet", req.parent_wallet)
         try:
+            view = await self.chain.vault_view(vault_pk)
             try:
-                vault = await self.chain.fetch_vault(vault_pk)
+                vault = decode_vault(view.vault, vault_pk, self.chain.program)
             except AccountNotFound:
                 return await self._already_closed(session_id, req)
             if vault.parent != parent:
                 raise business(ErrorType.VERIFICATION_FAILED, f"vault {vault_pk} belongs to {vault.parent}")
-            now = await self.chain.clock_unix_timestamp()
+            now = view.chain_time
             if vault.is_active and now < vault.session_expiry:
                 raise retryable(
                     "SessionNotExpiredOnChain",
@@ -620,7 +630,7 @@ class ChainActivities:
                     return FeeFloatSweep(swept_lamports=landed.lamports, signature=landed.signature)
                 return FeeFloatSweep(swept_lamports=0)
             amount = balance - fee
-            blockhash = await self.chain.latest_blockhash()
+            blockhash = await self.chain.shared_blockhash()
         except ChainError as exc:
             raise from_chain_error(exc) from None
         ix = transfer(TransferParams(from_pubkey=sealed.ephemeral_pubkey, to_pubkey=parent, lamports=amount))

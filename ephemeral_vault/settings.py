@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     solana_confirm_timeout_seconds: float = Field(
         default=90.0, gt=0, description="give up waiting for a confirmation (retryable; resend is safe)"
     )
+    solana_blockhash_reuse_seconds: float = Field(
+        default=1.0, ge=0, le=10, description="share one blockhash among backend-signed transactions this long; 0 = off"
+    )
 
     # Key custody (DESIGN.md §5). KEK_KEYS is parsed by ephemeral_vault.custody (not here) so that a malformed
     # value produces an error that never echoes key material.

@@ -53,7 +53,9 @@ from ephemeral_vault.chain.errors import (
     SignerKeypairsMismatch,
 )
 from ephemeral_vault.chain.events import decode_events
+from ephemeral_vault.chain.pdas import delegation_pda
 from ephemeral_vault.chain.program import ProgramInterface, default_program
+from ephemeral_vault.chain.recent_blockhash import RecentBlockhash
 from ephemeral_vault.chain.send import (
     BlockhashInfo,
     SignedTx,
@@ -85,6 +87,22 @@ class SignatureStatus:
     @property
     def landed(self) -> bool:
         return self.confirmation_status in ("confirmed", "finalized")
+
+
+@dataclass(frozen=True)
+class VaultView:
+    """What `ChainClient.vault_view` read: the raw accounts (None where there is none) and the Clock's time."""
+
+    chain_time: int
+    vault: RawAccount | None
+    delegation: RawAccount | None
+    delegation_address: Pubkey
+
+
+def _clock_unix_timestamp(raw: RawAccount | None) -> int:
+    if raw is None or len(raw.data) < CLOCK_UNIX_TIMESTAMP_OFFSET + 8:
+        raise RetryableRpcError("the node returned no readable Clock sysvar")
+    return int(struct.unpack_from("<q", raw.data, CLOCK_UNIX_TIMESTAMP_OFFSET)[0])
 
 
 def instruction_programs(tx: Transaction | VersionedTransaction) -> list[Pubkey | None]:
@@ -132,6 +150,7 @@ class ChainClient:
         rpc_timeout_seconds: float | None = None,
         poll_interval_seconds: float | None = None,
         confirm_timeout_seconds: float | None = None,
+        blockhash_reuse_seconds: float | None = None,
     ) -> None:
         settings = get_settings()
         self.rpc_url = rpc_url or settings.solana_rpc_url
@@ -147,6 +166,8 @@ class ChainClient:
         # why) before the httpx one is ever used, and close that one unused.
         self._unused_httpx = self._rpc._provider.session
         self._rpc._provider.session = self._session
+        reuse = settings.solana_blockhash_reuse_seconds if blockhash_reuse_seconds is None else blockhash_reuse_seconds
+        self._shared_blockhash = RecentBlockhash(self.latest_blockhash, reuse)
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -191,8 +212,14 @@ class ChainClient:
     # --- reads -----------------------------------------------------------------------------------------------------
 
     async def latest_blockhash(self) -> BlockhashInfo:
+        """The newest blockhash, always asked of the node (offers the parent signs, expiry bounds, rebuilds)."""
         resp = await self._call(lambda: self._rpc.get_latest_blockhash(Confirmed))
         return BlockhashInfo(resp.value.blockhash, resp.value.last_valid_block_height)
+
+    async def shared_blockhash(self) -> BlockhashInfo:
+        """A blockhash for a transaction the backend signs itself, shared for SOLANA_BLOCKHASH_REUSE_SECONDS
+        (recent_blockhash.py says why, and which transactions must not use it)."""
+        return await self._shared_blockhash.get()
 
     async def block_height(self, commitment: Commitment = Confirmed) -> int:
         resp = await self._call(lambda: self._rpc.get_block_height(commitment))
@@ -209,10 +236,14 @@ class ChainClient:
     async def clock_unix_timestamp(self) -> int:
         """The Clock sysvar's unix_timestamp: the time the program compares `session_expiry` against (not wall time;
         a local node's clock can be warped, a validator's drifts)."""
-        raw = await self.raw_account(CLOCK)
-        if raw is None or len(raw.data) < CLOCK_UNIX_TIMESTAMP_OFFSET + 8:
-            raise RetryableRpcError("the node returned no readable Clock sysvar")
-        return int(struct.unpack_from("<q", raw.data, CLOCK_UNIX_TIMESTAMP_OFFSET)[0])
+        return _clock_unix_timestamp(await self.raw_account(CLOCK))
+
+    async def vault_view(self, vault: Pubkey) -> VaultView:
+        """The vault, its delegation and the chain clock in one request: one round trip instead of two or three,
+        and all three as of the same slot."""
+        delegation = delegation_pda(vault, self.program.program_id)[0]
+        clock, vault_raw, delegation_raw = await self.raw_accounts([CLOCK, vault, delegation])
+        return VaultView(_clock_unix_timestamp(clock), vault_raw, delegation_raw, delegation)
 
     async def raw_accounts(self, addresses: Sequence[Pubkey]) -> list[RawAccount | None]:
         resp = await self._call(lambda: self._rpc.get_multiple_accounts(list(addresses), Confirmed, "base64"))
@@ -356,8 +387,8 @@ class ChainClient:
     async def sign(
         self, instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair] = ()
     ) -> SignedTx:
-        """A backend-signed transaction on a fresh blockhash. Persist it before sending if a retry must find it."""
-        return sign_transaction(instructions, payer, signers, await self.latest_blockhash())
+        """A backend-signed transaction on the shared blockhash. Persist it before sending if a retry must find it."""
+        return sign_transaction(instructions, payer, signers, await self.shared_blockhash())
 
     async def send_and_confirm(self, signed: SignedTx, *, on_poll: Callable[[], None] | None = None) -> TxResult:
         """Send `signed` unless its signature already landed, then wait for "confirmed".
@@ -393,7 +424,9 @@ class ChainClient:
             return  # the node has it already: confirmation polling will find it
         except RetryableRpcError:
             # "Blockhash not found" at send time means either a lagging node (retry) or an expired blockhash
-            # (rebuild): the block height decides which the caller gets.
+            # (rebuild): the block height decides which the caller gets. Either way the next transaction signed here
+            # asks for a new blockhash rather than reuse the shared one.
+            self._shared_blockhash.forget()
             await self._ensure_not_expired(signed)
             raise
 
@@ -402,6 +435,7 @@ class ChainClient:
         if height > signed.last_valid_block_height:
             # The status check closes the race between "not found" and "height passed".
             if await self.signature_status(signed.signature) is None:
+                self._shared_blockhash.forget()  # it may be this one: past its height, so past reuse
                 raise BlockhashExpired(signed.signature, signed.last_valid_block_height, height)
 
     async def _await_confirmation(
