@@ -39,14 +39,41 @@ def small() -> bool:
     return os.environ.get("BENCH_SCALE", "").lower() == "small"
 
 
+def _at_least(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _at_least(text, 0)
+
+
+def positive_int_list(text: str) -> list[int]:
+    """`10,100,1000`: comma-separated counts, each at least 1."""
+    return [positive_int(part) for part in text.split(",")]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("area", choices=["orchestration", "api", "chain", "all"])
-    parser.add_argument("--sessions", default=None, help="concurrent sessions per level (default 10,100,1000; "
-                                                         "BENCH_SCALE=small: 10,50)")
-    parser.add_argument("--trades", type=int, default=3, help="trades per lifecycle (default 3)")
-    parser.add_argument("--clients", default="1,10,50", help="API client counts (default 1,10,50)")
-    parser.add_argument("--requests", type=int, default=None,
+    parser.add_argument("--sessions", type=positive_int_list, default=None,
+                        help="concurrent sessions per level (default 10,100,1000; BENCH_SCALE=small: 10,50)")
+    parser.add_argument("--trades", type=non_negative_int, default=3, help="trades per lifecycle (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=None,
+                        help="lifecycle + ceiling waves per orchestration level, the ratio their median (default "
+                             f"{orchestration.DEFAULT_ROUNDS} up to {orchestration.ROUNDED_UP_TO} sessions, 1 above)")
+    parser.add_argument("--clients", type=positive_int_list, default=[1, 10, 50],
+                        help="API client counts (default 1,10,50)")
+    parser.add_argument("--requests", type=positive_int, default=None,
                         help="API requests per level (default 200, BENCH_SCALE=small: 50); at least 20 per client "
                              "(small: 2)")
     parser.add_argument("--profile-worker", type=Path, default=None, help="cProfile the real worker into FILE")
@@ -58,8 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    sessions = [int(x) for x in (args.sessions or ("10,50" if small() else "10,100,1000")).split(",")]
-    clients = [int(x) for x in args.clients.split(",")]
+    sessions = args.sessions or ([10, 50] if small() else [10, 100, 1000])
+    clients = args.clients
     total = args.requests or (50 if small() else 200)
     log("Starting the embedded stack on free ports (PostgreSQL, Temporal dev server, local chain, worker, API, "
         "baselines) …")
@@ -69,7 +96,9 @@ async def run_stack_benches(args: argparse.Namespace) -> dict[str, Any]:
             log("\n== Orchestration ==")
             levels = []
             for concurrency in sessions:
-                levels.append(await orchestration.run_level(stack, client, concurrency, args.trades, log))
+                rounds = orchestration.rounds_for(concurrency, args.rounds)
+                level = await orchestration.run_level(stack, client, concurrency, args.trades, log, rounds)
+                levels.append(level)
             figures["orchestration"] = [lv.as_dict() for lv in levels]
             print("\n" + orchestration.render(levels), flush=True)
             for line in orchestration.level_notes(levels):

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from bench import api_bench, rpc_transport
+from bench.__main__ import parse_args
 from bench.orchestration import (
     LevelResult,
     as_a_wallet,
@@ -33,6 +34,7 @@ from bench.orchestration import (
     lifecycle,
     patiently,
     render,
+    rounds_for,
 )
 from bench.report import percentile, table
 from bench.stack import BenchStack
@@ -176,6 +178,43 @@ def test_a_level_with_repeats_and_failures_renders_and_explains_them() -> None:
     assert "shaped-ceiling clients did again at 1000: step retried after an RPC deadline x4" in notes
     assert "2 lifecycles failed at 1000: WorkflowUpdateFailedError (InvalidTransaction) after approve" in notes
     assert "1 shaped-ceiling workflows failed at 1000" in notes
+
+
+def test_a_level_in_rounds_is_judged_by_its_median_round() -> None:
+    """Three rounds whose pooled rates give 0.45 but whose median round gives 0.51: the target reads the median."""
+    level = LevelResult(
+        concurrency=100, trades=3, wall_s=100.0, completed=300, failed=0, ceiling_wall_s=45.0, ceiling_completed=300,
+        activities_per_lifecycle=8, local_activities_per_lifecycle=14, round_ratios=[0.47, 0.53, 0.51],
+    )
+    assert level.rate / level.ceiling_rate == pytest.approx(0.45)
+    assert level.ratio == 0.51 and level.as_dict()["ratio"] == 0.51
+    assert level.as_dict()["round_ratios"] == [0.47, 0.53, 0.51]
+    row = next(line for line in render([level]).splitlines() if line.startswith("100 "))
+    assert row.split()[3:8] == ["0.51", "met", "0.47", "0.53", "0.51"]
+    one_round = LevelResult(
+        concurrency=1000, trades=3, wall_s=100.0, completed=300, failed=0, ceiling_wall_s=45.0,
+        ceiling_completed=300, activities_per_lifecycle=8,
+    )
+    assert one_round.ratio == pytest.approx(0.45) and "NOT met" in render([one_round])
+
+
+def test_levels_up_to_100_sessions_run_three_rounds_unless_told() -> None:
+    assert [rounds_for(n) for n in (10, 100, 1000)] == [3, 3, 1]
+    assert rounds_for(1000, requested=2) == 2
+
+
+@pytest.mark.parametrize(("flag", "message"), [
+    ("--sessions=10,x", "argument --sessions: not a whole number: 'x'"),
+    ("--sessions=0", "argument --sessions: must be at least 1, not 0"),
+    ("--rounds=0", "argument --rounds: must be at least 1, not 0"),
+    ("--trades=-1", "argument --trades: must be at least 0, not -1"),
+    ("--requests=ten", "argument --requests: not a whole number: 'ten'"),
+    ("--clients=1,,2", "argument --clients: not a whole number: ''"),
+])
+def test_bench_flags_refuse_malformed_counts(flag: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["orchestration", flag])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_percentile_is_nearest_rank_and_tables_align() -> None:
