@@ -4,12 +4,15 @@ Built on solana-py's `AsyncClient` (commitment "confirmed"); every call goes thr
 the transport or the decoder raised into `RetryableRpcError` / `FinalChainError` (see errors.py).
 
 Sending is idempotent by signature. A transaction's first signature is fixed the moment it is signed, before it
-goes on the wire, so `send_and_confirm` first asks the chain whether that signature already landed
-(`getSignatureStatuses` with `searchTransactionHistory`) and only sends if it did not. A Temporal activity that
-crashed after sending and runs again with the same `SignedTx` therefore confirms the first attempt instead of
-doubling its effect. The only way to get a *different* transaction with the same intent is `rebuild_expired`, and
-it refuses until the old one can provably never land (block height past its `lastValidBlockHeight`, signature
-unknown).
+goes on the wire, and the chain runs a signature once: `send_and_confirm` sends, and a node that already has it
+answers AlreadyProcessed (or, once the blockhash has expired, the status lookup shows whether it landed). A Temporal
+activity that crashed after sending and runs again with the same `SignedTx` therefore confirms the first attempt
+instead of doubling its effect. The only way to get a *different* transaction with the same intent is
+`rebuild_expired`, and it refuses until the old one can provably never land (block height past its
+`lastValidBlockHeight`, signature unknown).
+
+Transactions the backend signs itself share one blockhash for SOLANA_BLOCKHASH_REUSE_SECONDS (`shared_blockhash`,
+recent_blockhash.py); everything else asks the node for the newest (`latest_blockhash`).
 """
 
 from __future__ import annotations
