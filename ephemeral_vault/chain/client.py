@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,6 +80,7 @@ _LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatu
 RESEND_EVERY_POLLS = 5
 # Clock sysvar layout: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64, unix_timestamp i64.
 CLOCK_UNIX_TIMESTAMP_OFFSET = 32
+RENT_REUSE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class ChainClient:
         self._rpc._provider.session = self._session
         reuse = settings.solana_blockhash_reuse_seconds if blockhash_reuse_seconds is None else blockhash_reuse_seconds
         self._shared_blockhash = RecentBlockhash(self.latest_blockhash, reuse)
+        self._rent_minimums: dict[int, tuple[float, int]] = {}  # data length -> (asked at, lamports)
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -233,7 +236,14 @@ class ChainClient:
         return int(resp.value)
 
     async def minimum_balance_for_rent_exemption(self, data_len: int) -> int:
+        """Remembered per size for RENT_REUSE_SECONDS: rent changes only when a feature activates at an epoch
+        boundary, and every deposit quote and session opening asks."""
+        now = time.monotonic()
+        known = self._rent_minimums.get(data_len)
+        if known is not None and now - known[0] < RENT_REUSE_SECONDS:
+            return known[1]
         resp = await self._call(lambda: self._rpc.get_minimum_balance_for_rent_exemption(data_len, Confirmed))
+        self._rent_minimums[data_len] = (now, int(resp.value))
         return int(resp.value)
 
     async def clock_unix_timestamp(self) -> int:

@@ -124,17 +124,18 @@ async def build_session_opening(
 ) -> SessionOpening:
     """The unsigned session-opening transaction for the parent's wallet, on a fresh blockhash.
 
-    A non-zero fee float must make the (new, empty) ephemeral account rent-exempt, or the runtime would reject the
-    whole transaction with InsufficientFundsForRent after the parent signed it.
+    A non-zero fee float must make the new ephemeral account rent-exempt on its own, or the runtime would reject the
+    whole transaction with InsufficientFundsForRent after the parent signed it. (Lamports someone else may already
+    have sent the key are not counted: the check can only be stricter for it, and it saves reading the balance.)
     """
-    # The three reads are independent: one round trip's wait instead of three (the create call waits on them).
+    # Independent reads: one round trip's wait (the create call waits on them); the rent is usually remembered.
     if fee_float_lamports > 0:
-        rent_minimum, current, blockhash = await asyncio.gather(
-            chain.minimum_balance_for_rent_exemption(0), chain.balance(delegate), chain.latest_blockhash()
+        rent_minimum, blockhash = await asyncio.gather(
+            chain.minimum_balance_for_rent_exemption(0), chain.latest_blockhash()
         )
-        if current + fee_float_lamports < rent_minimum:
+        if fee_float_lamports < rent_minimum:
             raise InvalidSessionParameters(
-                f"fee float {fee_float_lamports} leaves the ephemeral key below the rent-exempt minimum {rent_minimum}"
+                f"fee float {fee_float_lamports} is below the ephemeral key's rent-exempt minimum {rent_minimum}"
             )
     else:
         blockhash = await chain.latest_blockhash()

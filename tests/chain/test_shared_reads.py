@@ -1,7 +1,8 @@
 """Fewer round trips to the node, counted where they arrive: a fault proxy (passing everything) in front of the local
 node counts each JSON-RPC method. Backend-signed transactions share a blockhash for its reuse window and still land;
 an offer for the parent always gets the newest; an expired shared blockhash is dropped; a vault, its delegation and
-the chain clock come back in one request."""
+the chain clock come back in one request; an opening asks for the blockhash and (once a minute) the rent, nothing
+else."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from ephemeral_vault.chain import instructions as ixs
 from ephemeral_vault.chain.accounts import decode_delegation, decode_vault
 from ephemeral_vault.chain.client import ChainClient
 from ephemeral_vault.chain.errors import BlockhashExpired
-from ephemeral_vault.chain.session_tx import build_revoke
+from ephemeral_vault.chain.session_tx import InvalidSessionParameters, build_revoke, build_session_opening
 from localnet.faultproxy import FaultProxy
-from tests.chain.conftest import funded, localnet_call, open_session
+from tests.chain.conftest import FEE_FLOAT, MAX_DEPOSIT, funded, localnet_call, open_session
 from tests.chain.test_live_sending import PAST_BLOCKHASH_LIFETIME
 
 WINDOW = 10.0  # long enough that nothing in a test outlives it
@@ -115,3 +116,23 @@ async def test_a_vault_its_delegation_and_the_clock_come_back_in_one_request(
 async def test_a_vault_that_is_not_there_reads_as_none(counted: ChainClient) -> None:
     view = await counted.vault_view(Pubkey.new_unique())
     assert view.vault is None and view.delegation is None and view.chain_time > 0
+
+
+async def _opening(chain: ChainClient, fee_float: int) -> None:
+    await build_session_opening(chain, Keypair().pubkey(), Keypair().pubkey(), session_duration=3600,
+                                max_deposit=MAX_DEPOSIT, fee_float_lamports=fee_float)
+
+
+async def test_an_opening_reads_the_newest_blockhash_and_remembers_the_rent(
+    counted: ChainClient, proxy: FaultProxy
+) -> None:
+    await _opening(counted, FEE_FLOAT)
+    await _opening(counted, FEE_FLOAT)
+    assert proxy.stats.by_method == {"getLatestBlockhash": 2, "getMinimumBalanceForRentExemption": 1}
+
+
+async def test_a_fee_float_below_the_rent_exempt_minimum_is_refused_before_signing(counted: ChainClient) -> None:
+    minimum = await counted.minimum_balance_for_rent_exemption(0)
+    with pytest.raises(InvalidSessionParameters, match=f"fee float {minimum - 1} is below .* minimum {minimum}"):
+        await _opening(counted, minimum - 1)
+    await _opening(counted, minimum)  # exactly the minimum is enough
