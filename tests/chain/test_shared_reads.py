@@ -28,16 +28,6 @@ WINDOW = 10.0  # long enough that nothing in a test outlives it
 
 
 @pytest_asyncio.fixture
-async def proxy(localnet_url: str) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(localnet_url)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.stop()
-
-
-@pytest_asyncio.fixture
 async def counted(proxy: FaultProxy) -> AsyncIterator[ChainClient]:
     """A chain client whose every request passes through (and is counted by) `proxy`."""
     async with ChainClient(

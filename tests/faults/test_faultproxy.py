@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,16 +19,6 @@ from ephemeral_vault.chain.send import SignedTx
 from localnet.faultproxy import Fault, FaultProxy, first_signature
 
 SOL = 1_000_000_000
-
-
-@pytest.fixture
-async def proxy(localnet_url: str) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(localnet_url)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.stop()
 
 
 async def rpc(url: str, method: str, params: list | None = None) -> httpx.Response:
@@ -84,8 +73,9 @@ async def test_a_client_behind_a_hang_that_swallows_the_send_reports_it_retryabl
 
         with pytest.raises(RetryableRpcError):
             await hung.send_and_confirm(SignedTx.from_transaction(tx, 2**62))
+        never_sent = await direct.signature_status(str(tx.signatures[0])) is None  # before `direct` closes
 
-    assert proxy.stats.hung == 1 and await direct.signature_status(str(tx.signatures[0])) is None
+    assert proxy.stats.hung == 1 and never_sent
 
 
 async def test_a_hang_ends_when_the_fault_is_cleared(proxy: FaultProxy) -> None:
