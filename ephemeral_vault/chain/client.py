@@ -12,7 +12,7 @@ instead of doubling its effect. The only way to get a *different* transaction wi
 `lastValidBlockHeight`, signature unknown).
 
 Transactions the backend signs itself share one blockhash for SOLANA_BLOCKHASH_REUSE_SECONDS (`shared_blockhash`,
-recent_blockhash.py); everything else asks the node for the newest (`latest_blockhash`).
+recent.py); everything else asks the node for the newest (`latest_blockhash`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -59,7 +59,7 @@ from ephemeral_vault.chain.errors import (
 from ephemeral_vault.chain.events import decode_events
 from ephemeral_vault.chain.pdas import delegation_pda
 from ephemeral_vault.chain.program import ProgramInterface, default_program
-from ephemeral_vault.chain.recent_blockhash import RecentBlockhash
+from ephemeral_vault.chain.recent import Recent
 from ephemeral_vault.chain.send import (
     BlockhashInfo,
     SignedTx,
@@ -172,8 +172,8 @@ class ChainClient:
         self._unused_httpx = self._rpc._provider.session
         self._rpc._provider.session = self._session
         reuse = settings.solana_blockhash_reuse_seconds if blockhash_reuse_seconds is None else blockhash_reuse_seconds
-        self._shared_blockhash = RecentBlockhash(self.latest_blockhash, reuse)
-        self._rent_minimums: dict[int, tuple[float, int]] = {}  # data length -> (asked at, lamports)
+        self._shared_blockhash = Recent(self.latest_blockhash, reuse)
+        self._rent_minimums: dict[int, Recent[int]] = {}  # by account data length
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -224,7 +224,7 @@ class ChainClient:
 
     async def shared_blockhash(self) -> BlockhashInfo:
         """A blockhash for a transaction the backend signs itself, shared for SOLANA_BLOCKHASH_REUSE_SECONDS
-        (recent_blockhash.py says why, and which transactions must not use it)."""
+        (recent.py says why, and which transactions must not use it)."""
         return await self._shared_blockhash.get()
 
     async def block_height(self, commitment: Commitment = Confirmed) -> int:
@@ -236,14 +236,14 @@ class ChainClient:
         return int(resp.value)
 
     async def minimum_balance_for_rent_exemption(self, data_len: int) -> int:
-        """Remembered per size for RENT_REUSE_SECONDS: rent changes only when a feature activates at an epoch
-        boundary, and every deposit quote and session opening asks."""
-        now = time.monotonic()
-        known = self._rent_minimums.get(data_len)
-        if known is not None and now - known[0] < RENT_REUSE_SECONDS:
-            return known[1]
+        """Remembered per size for RENT_REUSE_SECONDS (recent.py says why)."""
+        remembered = self._rent_minimums.get(data_len)
+        if remembered is None:
+            remembered = self._rent_minimums[data_len] = Recent(partial(self._ask_rent, data_len), RENT_REUSE_SECONDS)
+        return await remembered.get()
+
+    async def _ask_rent(self, data_len: int) -> int:
         resp = await self._call(lambda: self._rpc.get_minimum_balance_for_rent_exemption(data_len, Confirmed))
-        self._rent_minimums[data_len] = (now, int(resp.value))
         return int(resp.value)
 
     async def clock_unix_timestamp(self) -> int:

@@ -1,5 +1,6 @@
-"""RecentBlockhash, the pure part: which request a shared blockhash counts its age from, and when it is asked anew.
-(tests/chain/test_shared_reads.py checks the same against the local node, counting the requests that reach it.)"""
+"""Recent, the pure part: which request a shared value (here a blockhash) counts its age from, and when it is asked
+anew. (tests/chain/test_shared_reads.py checks the blockhash and the rent against the local node, counting the
+requests that reach it.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import pytest
 from solders.hash import Hash
 
-from ephemeral_vault.chain.recent_blockhash import RecentBlockhash
+from ephemeral_vault.chain.recent import Recent
 from ephemeral_vault.chain.send import BlockhashInfo
 
 
@@ -36,7 +37,7 @@ class Clock:
 
 async def test_a_blockhash_is_shared_until_its_reuse_window_ends() -> None:
     node, clock = Node(), Clock()
-    shared = RecentBlockhash(node.latest, 1.0, clock)
+    shared = Recent(node.latest, 1.0, clock)
 
     first = await shared.get()
     clock.now += 0.99
@@ -47,14 +48,14 @@ async def test_a_blockhash_is_shared_until_its_reuse_window_ends() -> None:
 
 async def test_a_zero_window_asks_the_node_every_time() -> None:
     node, clock = Node(), Clock()
-    shared = RecentBlockhash(node.latest, 0, clock)
+    shared = Recent(node.latest, 0, clock)
     answers = {(await shared.get()).blockhash for _ in range(3)}
     assert len(answers) == 3 and node.requests == 3
 
 
 async def test_forget_makes_the_next_caller_ask_the_node() -> None:
     node, clock = Node(), Clock()
-    shared = RecentBlockhash(node.latest, 10.0, clock)
+    shared = Recent(node.latest, 10.0, clock)
     first = await shared.get()
     shared.forget()
     assert await shared.get() != first and node.requests == 2
@@ -63,7 +64,7 @@ async def test_forget_makes_the_next_caller_ask_the_node() -> None:
 async def test_an_answer_to_an_older_request_does_not_replace_a_newer_one() -> None:
     """Two callers ask at once; the one that asked first is answered last. The newer request's blockhash stays."""
     node, clock = Node(), Clock()
-    shared = RecentBlockhash(node.latest, 5.0, clock)
+    shared = Recent(node.latest, 5.0, clock)
     node.delays = [0.05, 0.0]
 
     slow = asyncio.create_task(shared.get())
@@ -76,4 +77,4 @@ async def test_an_answer_to_an_older_request_does_not_replace_a_newer_one() -> N
 
 def test_a_negative_window_is_refused() -> None:
     with pytest.raises(ValueError, match="reuse_seconds must be >= 0"):
-        RecentBlockhash(Node().latest, -1, Clock())
+        Recent(Node().latest, -1, Clock())
