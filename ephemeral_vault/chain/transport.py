@@ -57,8 +57,13 @@ class RpcSession:
         self.max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # Not an RPC failure to retry: a caller still using a client it closed would otherwise open a new pool
+            # of connections that nothing ever closes.
+            raise RuntimeError("this chain client is closed; open a new ChainClient")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
@@ -81,6 +86,7 @@ class RpcSession:
             raise RpcUnreachable(f"cannot reach the RPC endpoint ({type(exc).__name__})") from None
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -163,3 +163,10 @@ async def test_the_chain_client_holds_at_most_its_connection_bound(
             assert accepted <= 3, accepted
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_closed_client_refuses_requests_instead_of_reopening_its_connections(localnet_url: str) -> None:
+    async with ChainClient(localnet_url) as chain:
+        await chain.block_height()
+    with pytest.raises(RuntimeError, match="this chain client is closed"):
+        await chain.block_height()
