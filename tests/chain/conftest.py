@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest_asyncio
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.transaction import Transaction
 
+from ephemeral_vault.chain import instructions as ixs
 from ephemeral_vault.chain.client import ChainClient
 from ephemeral_vault.chain.pdas import SessionAddresses
-from ephemeral_vault.chain.send import TxResult
+from ephemeral_vault.chain.send import SignedTx, TxResult
 from ephemeral_vault.chain.session_tx import UnsignedTx, build_session_opening, verify_parent_signed
 
 SOL = 1_000_000_000
@@ -22,6 +25,8 @@ FEE_FLOAT = 5_000_000
 DURATION = 3_600
 MAX_DEPOSIT = 2 * SOL
 INITIAL_DEPOSIT = SOL // 2
+# More slots than a blockhash lives (150): its lastValidBlockHeight is then behind the chain.
+PAST_BLOCKHASH_LIFETIME = 200
 
 
 async def localnet_call(url: str, method: str, params: list[Any]) -> Any:
@@ -82,3 +87,17 @@ async def open_session(
     result = await chain.send_and_confirm(signed)
     addrs = SessionAddresses.derive(parent.pubkey(), delegate.pubkey(), chain.program.program_id)
     return OpenSession(parent=parent, delegate=delegate, addrs=addrs, opening=result)
+
+
+def a_trade(s: OpenSession, fee: int = 5_000) -> list[Instruction]:
+    """One execute_trade with a trade id of its own."""
+    return [ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, fee, uuid.uuid4().bytes)]
+
+
+async def sign_then_outlive(
+    chain: ChainClient, localnet_url: str, s: OpenSession, trade: list[Instruction]
+) -> SignedTx:
+    """`trade` signed by the session key, unsent, and the node moved past its blockhash's lifetime."""
+    stale = await chain.sign(trade, s.delegate)
+    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+    return stale

@@ -31,10 +31,16 @@ from ephemeral_vault.chain.errors import (
 )
 from ephemeral_vault.chain.send import BlockhashInfo, SignedTx
 from ephemeral_vault.chain.session_tx import build_deposit, verify_parent_signed
-from tests.chain.conftest import MAX_DEPOSIT, funded, localnet_call, open_session, wallet_sign
-
-# More slots than a blockhash lives (150): its lastValidBlockHeight is then behind the chain.
-PAST_BLOCKHASH_LIFETIME = 200
+from tests.chain.conftest import (
+    MAX_DEPOSIT,
+    PAST_BLOCKHASH_LIFETIME,
+    a_trade,
+    funded,
+    localnet_call,
+    open_session,
+    sign_then_outlive,
+    wallet_sign,
+)
 
 
 async def test_the_same_signed_transaction_sent_twice_deposits_once(chain: ChainClient) -> None:
@@ -63,9 +69,8 @@ async def test_an_expired_blockhash_is_reported_then_rebuilt_once_and_lands_once
     chain: ChainClient, localnet_url: str
 ) -> None:
     s = await open_session(chain)
-    trade = [ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 5_000, uuid.uuid4().bytes)]
-    stale = await chain.sign(trade, s.delegate)
-    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+    trade = a_trade(s)
+    stale = await sign_then_outlive(chain, localnet_url, s, trade)
 
     with pytest.raises(BlockhashExpired) as expired:
         await chain.send_and_confirm(stale)

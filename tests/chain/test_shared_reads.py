@@ -6,7 +6,6 @@ else."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,14 +14,12 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 
-from ephemeral_vault.chain import instructions as ixs
 from ephemeral_vault.chain.accounts import decode_delegation, decode_vault
 from ephemeral_vault.chain.client import ChainClient
 from ephemeral_vault.chain.errors import BlockhashExpired
 from ephemeral_vault.chain.session_tx import InvalidSessionParameters, build_revoke, build_session_opening
 from localnet.faultproxy import FaultProxy
-from tests.chain.conftest import FEE_FLOAT, MAX_DEPOSIT, funded, localnet_call, open_session
-from tests.chain.test_live_sending import PAST_BLOCKHASH_LIFETIME
+from tests.chain.conftest import FEE_FLOAT, MAX_DEPOSIT, a_trade, funded, open_session, sign_then_outlive
 
 WINDOW = 10.0  # long enough that nothing in a test outlives it
 
@@ -72,14 +69,11 @@ async def test_a_shared_blockhash_that_expired_is_dropped_and_the_next_transacti
     counted: ChainClient, localnet_url: str
 ) -> None:
     s = await open_session(counted)
-    trade = [ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 5_000, uuid.uuid4().bytes)]
-    stale = await counted.sign(trade, s.delegate)
-    await localnet_call(localnet_url, "localnet_advanceSlots", [PAST_BLOCKHASH_LIFETIME])
+    stale = await sign_then_outlive(counted, localnet_url, s, a_trade(s))
 
     with pytest.raises(BlockhashExpired):
         await counted.send_and_confirm(stale)
-    again = await counted.sign([ixs.execute_trade(s.delegate.pubkey(), s.addrs.vault, 5_000, uuid.uuid4().bytes)],
-                               s.delegate)
+    again = await counted.sign(a_trade(s), s.delegate)
 
     assert again.transaction().message.recent_blockhash != stale.transaction().message.recent_blockhash
     assert (await counted.send_and_confirm(again)).signature == again.signature
