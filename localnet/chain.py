@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class LocalChain:
         self.ledger.set_state({"epoch_start_timestamp": str(self._epoch_start_timestamp)})
         genesis = self.ledger.get_state("genesis_hash")
         if genesis is None:
-            genesis = str(self.svm.latest_blockhash())
+            genesis = str(Hash(secrets.token_bytes(32)))  # a new ledger is a new cluster
             self.ledger.set_state({"genesis_hash": genesis})
         self.genesis_hash = genesis
         with self._lock:
@@ -213,8 +214,6 @@ class LocalChain:
         reading = self.clock.read()
         slot_changed = reading.slot > self._slot
         if slot_changed:
-            if self._slot >= 0:
-                self.svm.expire_blockhash()
             self._issue_blockhash_locked(reading.slot)
             self._slot = reading.slot
         timestamp = max(reading.unix_timestamp, self._unix_timestamp)
@@ -228,10 +227,16 @@ class LocalChain:
                 {"slot": str(self._slot), "unix_timestamp": str(timestamp), "time_offset": repr(self.clock.time_offset)}
             )
 
-    def _issue_blockhash_locked(self, slot: int) -> None:
-        blockhash = str(self.svm.latest_blockhash())
+    def _issue_blockhash_locked(self, slot: int) -> Hash:
+        # The node draws its own blockhashes (LiteSVM's blockhash check is off, so the SVM never sees them): LiteSVM
+        # derives each one from the one before, from the same start on every run, so a restarted node would issue
+        # again the hashes its earlier run issued slots ago — still on record under their old slots, hence
+        # BlockhashNotFound for a fresh one — and could hand a client a blockhash a past transaction used.
+        issued = Hash(secrets.token_bytes(32))
+        blockhash = str(issued)
         self.blockhashes.issue(blockhash, slot)
         self.ledger.record_blockhash(blockhash, slot, slot - RETAINED_SLOTS)
+        return issued
 
     def commitment_slot(self, commitment: str) -> int:
         with self._lock:
@@ -434,18 +439,16 @@ class LocalChain:
             if self._balance_locked(self._faucet.pubkey()) < FAUCET_LAMPORTS // 2:
                 # The faucet never runs dry: a local chain's airdrops are for development, not a scarce supply.
                 self.svm.set_account(self._faucet.pubkey(), Account(FAUCET_LAMPORTS, b"", SYSTEM_PROGRAM_ID))
+            blockhash = Hash.from_string(self.blockhashes.latest_at(self._slot)[0])
             for _ in range(AIRDROP_ATTEMPTS):
-                blockhash = self.svm.latest_blockhash()
                 tx = VersionedTransaction.from_legacy(self._faucet_transfer(recipient, lamports, blockhash))
                 # The same airdrop twice in one slot would be a duplicate (skipped here); a transfer the node refuses
                 # before executing it would never land — a signature for it would leave the caller polling until its
-                # timeout (seen twice in full test runs, after a node restart; cause not found). Either way: a fresh
-                # blockhash, and again.
+                # timeout. Either way: a fresh blockhash, and again.
                 signature = str(tx.signatures[0])
                 if not self.ledger.has_transaction(signature) and self._execute_locked(tx, bytes(tx)) is not None:
                     return signature
-                self.svm.expire_blockhash()
-                self._issue_blockhash_locked(self._slot)
+                blockhash = self._issue_blockhash_locked(self._slot)
             raise AirdropRefused(
                 f"the faucet's transfer to {recipient} was refused {AIRDROP_ATTEMPTS} times "
                 f"({self._precheck_locked(tx, check_blockhash=True) or 'by the runtime before execution'})"

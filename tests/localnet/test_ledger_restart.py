@@ -101,3 +101,33 @@ def test_state_history_slot_and_clock_survive_a_restart(tmp_path: Path) -> None:
     assert program["executable"] is True
     assert balance_after_new_transfer == 123_456_790
     assert airdropped_balance == 42
+
+
+def test_a_restarted_node_issues_blockhashes_its_earlier_run_never_did(tmp_path: Path) -> None:
+    """LiteSVM derives each blockhash from the one before, from the same start on every run: a node that took its
+    blockhashes from it issued, after a restart, the very hashes its earlier run had issued slots ago. Those were
+    still on record under their old slots, so the faucet's transfer was refused as BlockhashNotFound (seen in CI after
+    the fault tests restart the node), and a client could be handed a blockhash a past transaction had used."""
+    ledger = tmp_path / "ledger"
+    with start_localnet(ledger=ledger, slot_ms=0) as node:
+        rpc = RpcClient(node.url)
+        first_run = set()
+        for slots in (10, 10, 10, 160):  # a blockhash per slot reached; the first ones still on record, yet too old
+            first_run.add(str(rpc.blockhash()))
+            rpc.call("localnet_advanceSlots", slots)
+        first_run.add(str(rpc.blockhash()))
+        rpc.close()
+
+    with start_localnet(ledger=ledger, slot_ms=0) as node:
+        rpc = RpcClient(node.url)
+        second_run = set()
+        for _ in range(4):
+            airdropped = Keypair().pubkey()
+            rpc.wait_confirmed(rpc.call("requestAirdrop", str(airdropped), 42))
+            assert rpc.balance(airdropped) == 42
+            second_run.add(str(rpc.blockhash()))
+            rpc.call("localnet_advanceSlots", 1)
+        rpc.close()
+
+    assert len(first_run) == 5 and len(second_run) == 4
+    assert not first_run & second_run
