@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, TLSConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker
 
 from activities.chain import ChainActivities
@@ -145,7 +146,15 @@ def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs
     )
 
 
-async def connect_temporal(settings: Settings) -> Client:
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The SDK's own metrics (workflow-task latencies, sticky-cache hits, misses and evictions, slots in use) served
+    for Prometheus at WORKER_METRICS_ADDRESS: what an operator reads first when sessions slow down."""
+    if settings.worker_metrics_address is None:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+
+
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     tls: bool | TLSConfig = False
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         tls = TLSConfig(
@@ -161,6 +170,7 @@ async def connect_temporal(settings: Settings) -> Client:
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         identity=f"ev-worker@{socket.gethostname()}:{os.getpid()}",
         data_converter=DATA_CONVERTER,
+        runtime=runtime,
     )
 
 
@@ -248,7 +258,7 @@ async def run(settings: Settings) -> int:
     dsn = database_url(settings)
     applied = await migrate(dsn)
     log.info("migrations applied: %s", applied or "none (up to date)")
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, metrics_runtime(settings))
     await ensure_search_attributes(client)
     resources = await open_resources(settings, dsn, client)
     log.info(

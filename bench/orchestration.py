@@ -121,6 +121,9 @@ class LevelResult:
     shaped_repeats: Counter[str] = field(default_factory=Counter)  # the shaped ceiling's client's retries
     # lifecycles/s ÷ ceiling wf/s of each round (a lifecycle wave, then a ceiling wave)
     round_ratios: list[float] = field(default_factory=list)
+    # the worker's Temporal SDK counters over the lifecycle waves, and the trivial worker's over the ceiling waves
+    sdk: dict[str, float] = field(default_factory=dict)
+    ceiling_sdk: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -165,6 +168,7 @@ class LevelResult:
             "errors": self.errors[:5], "repeats": dict(self.repeats),
             "shaped_repeats": dict(self.shaped_repeats),
             "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
+            "sdk": self.sdk, "ceiling_sdk": self.ceiling_sdk,
         }
 
 
@@ -323,6 +327,20 @@ def failure_kind(summary: str) -> str:
     return summary.split(" — ", 1)[0]
 
 
+# The SDK counters a level reports (Temporal Core's names, as its Prometheus endpoint spells them): whether running
+# sessions' workflow tasks found their workflow in the worker's cache; a miss replays its whole history.
+SDK_COUNTERS = (
+    "temporal_sticky_cache_hit",
+    "temporal_sticky_cache_miss",
+    "temporal_sticky_cache_total_forced_eviction",
+    "temporal_workflow_task_execution_latency_count",
+)
+
+
+def _sdk_counts(sums: dict[str, float]) -> dict[str, float]:
+    return {name: sums[name] for name in SDK_COUNTERS if name in sums}
+
+
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
 
@@ -429,6 +447,8 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     cpu: dict[str, float] = {}
     ceiling_cpu: dict[str, float] = {}
     rss: dict[str, float] = {}
+    sdk: dict[str, float] = {}
+    ceiling_sdk: dict[str, float] = {}
     round_ratios: list[float] = []
     shape: HistoryShape | None = None
     for round_no in range(1, rounds + 1):
@@ -437,12 +457,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         parents = await fund_parents(stack.rpc_url, concurrency)
         log(f"  {concurrency} lifecycles ({trades} trades each) at once{of} …")
         completed_before, settled_before = len(lifecycle_s), len(lifecycle_s) + len(errors)
-        cpu0 = stack.cpu_seconds()
+        cpu0, sdk0 = stack.cpu_seconds(), await stack.sdk_counters("worker")
         t0 = time.perf_counter()
         await _with_progress(asyncio.gather(*(one(p) for p in parents)),
                              lambda before=settled_before: len(lifecycle_s) + len(errors) - before, concurrency, log)
         round_wall = time.perf_counter() - t0
         cpu = _add(cpu, _delta(stack.cpu_seconds(), cpu0))
+        sdk = _add(sdk, _delta(_sdk_counts(await stack.sdk_counters("worker")), _sdk_counts(sdk0)))
         rss = {name: max(rss.get(name, 0.0), stack.rss_mib(name))
                for name in ("worker", "api", "temporal", "localnet", "postgres")}
         if shape is None:  # the first round's histories decide what every round's ceiling runs
@@ -450,11 +471,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
 
         log(f"  ceiling{of}: {concurrency} trivial workflows x {shape.activities} no-op activities + "
             f"{shape.local_activities} local at once …")
-        cpu0 = stack.cpu_seconds()
+        cpu0, sdk0 = stack.cpu_seconds(), await stack.sdk_counters("trivial worker")
         round_ceiling_wall, round_done = await _trivial_wave(
             client, TrivialInput(activities=shape.activities, local_activities=shape.local_activities), concurrency,
             log)
         ceiling_cpu = _add(ceiling_cpu, _delta(stack.cpu_seconds(), cpu0))
+        ceiling_sdk = _add(ceiling_sdk,
+                           _delta(_sdk_counts(await stack.sdk_counters("trivial worker")), _sdk_counts(sdk0)))
         wall, ceiling_wall, done = wall + round_wall, ceiling_wall + round_ceiling_wall, done + round_done
         round_rate = _per_second(len(lifecycle_s) - completed_before, round_wall)
         round_ceiling = _per_second(round_done, round_ceiling_wall)
@@ -506,6 +529,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
         repeats=repeats, shaped_repeats=shaped_repeats, round_ratios=round_ratios if rounds > 1 else [],
+        sdk=sdk, ceiling_sdk=ceiling_sdk,
     )
 
 
@@ -547,7 +571,19 @@ def level_notes(levels: list[LevelResult]) -> list[str]:
         for kind, count in Counter(map(failure_kind, lv.shaped_errors)).most_common(3):
             notes.append(f"  {count} shaped-ceiling workflows failed at {lv.concurrency}: {kind}")
         notes.extend(f"  for example: {error}" for error in lv.errors[:2])
+        for who, sdk in (("worker, lifecycles", lv.sdk), ("trivial worker, ceiling", lv.ceiling_sdk)):
+            if sdk:
+                notes.append(f"  workflow cache at {lv.concurrency} ({who}): {sdk_summary(sdk)}")
     return notes
+
+
+def sdk_summary(sdk: dict[str, float]) -> str:
+    """One line from the SDK counters: how many workflow tasks ran, and how many found their workflow cached."""
+    def n(name: str) -> int:
+        return round(sdk.get(f"temporal_{name}", 0.0))
+
+    return (f"{n('workflow_task_execution_latency_count')} workflow tasks, {n('sticky_cache_hit')} sticky hits, "
+            f"{n('sticky_cache_miss')} misses, {n('sticky_cache_total_forced_eviction')} forced evictions")
 
 
 def _count(repeats: Counter[str], kind: str) -> int:

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 
 from devstack.__main__ import http_probe, worker_polling_probe
@@ -44,6 +45,21 @@ class BenchStack:
     postgres: EmbeddedPostgres
     profile_path: Path | None = None
     pids: dict[str, int] = field(default_factory=dict)
+    # each worker's Temporal SDK metrics endpoint (WORKER_METRICS_ADDRESS), by service name
+    metrics_urls: dict[str, str] = field(default_factory=dict)
+
+    async def sdk_counters(self, service: str) -> dict[str, float]:
+        """The worker's SDK counters summed over their labels (sticky-cache hits, misses and forced evictions,
+        workflow tasks replayed), read from its Prometheus endpoint; empty if it cannot be read."""
+        url = self.metrics_urls.get(service)
+        if url is None:
+            return {}
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as http:
+                text = (await http.get(url)).text
+        except httpx.HTTPError:
+            return {}
+        return prometheus_sums(text)
 
     def processes(self) -> dict[str, list[psutil.Process]]:
         """Each service's processes (PostgreSQL: the postmaster and its backends)."""
@@ -112,6 +128,21 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
+def prometheus_sums(text: str) -> dict[str, float]:
+    """Prometheus text exposition → each sample name's value summed over its label sets."""
+    sums: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_and_labels, _, value = line.rpartition(" ")
+        name = name_and_labels.split("{", 1)[0]
+        try:
+            sums[name] = sums.get(name, 0.0) + float(value)
+        except ValueError:
+            continue
+    return sums
+
+
 def temporal_argv(root: Path, port: int) -> list[str]:
     return dev_server_argv(  # as `make run`, headless
         port=port, http_port=free_tcp_port(), metrics_port=free_tcp_port(), db_file=root / "temporal.db"
@@ -150,7 +181,9 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
         settings = Settings(temporal_address=temporal_address, temporal_task_queue=TASK_QUEUE)
         profile_path = profile_worker  # cProfile writes it when the worker exits (main thread: the activities)
         worker_argv = python_argv(str(REPO_ROOT / "worker.py"))
-        worker_env = {**env, "WORKER_WORKFLOW_SANDBOX": "false" if unsandboxed else "true"}
+        worker_metrics, trivial_metrics = f"127.0.0.1:{free_tcp_port()}", f"127.0.0.1:{free_tcp_port()}"
+        worker_env = {**env, "WORKER_WORKFLOW_SANDBOX": "false" if unsandboxed else "true",
+                      "WORKER_METRICS_ADDRESS": worker_metrics}
         if profile_path is not None:
             worker_argv = python_argv("-m", "cProfile", "-o", str(profile_path), str(REPO_ROOT / "worker.py"))
         rpc_probe = b'{"jsonrpc":"2.0","id":1,"method":"getHealth"}'
@@ -162,7 +195,7 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
             Service("worker", worker_argv, worker_polling_probe(settings), env=worker_env),
             Service("api", python_argv("-m", "api"), http_probe(f"http://127.0.0.1:{api_port}/readyz"), env=env),
             Service("trivial worker", python_argv("-m", "bench.trivial", "worker"),
-                    worker_polling_probe(trivial_settings), env=env),
+                    worker_polling_probe(trivial_settings), env={**env, "WORKER_METRICS_ADDRESS": trivial_metrics}),
             Service("bare api", python_argv("-m", "bench.trivial", "api", "--port", str(bare_port)),
                     http_probe(f"http://127.0.0.1:{bare_port}/healthz"), env=env),
         ]
@@ -170,6 +203,8 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
             root=root, dsn=dsn, temporal_address=temporal_address, rpc_url=rpc_url,
             api_url=f"http://127.0.0.1:{api_port}", bare_url=f"http://127.0.0.1:{bare_port}", service_token=token,
             supervisor=sup, postgres=postgres, profile_path=profile_path,
+            metrics_urls={"worker": f"http://{worker_metrics}/metrics",
+                          "trivial worker": f"http://{trivial_metrics}/metrics"},
         )
         for service in services:
             if service.name == "worker":

@@ -103,15 +103,15 @@ class TrivialWorkflow:
 
 async def run_worker() -> int:
     from ephemeral_vault.settings import get_settings
+    from worker import metrics_runtime, workflow_poller_options  # as the real worker: same pollers, same metrics
 
     settings = get_settings()
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                  runtime=metrics_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    from worker import workflow_poller_options  # the real worker's task pollers, so the baseline polls alike
-
     async with Worker(client, task_queue=TRIVIAL_TASK_QUEUE, workflows=[TrivialWorkflow], activities=[noop],
                       max_concurrent_activities=settings.worker_max_concurrent_activities,
                       **workflow_poller_options(settings)):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
         default=20, ge=2, le=100,
         description="concurrent workflow-task polls per worker, split evenly between new and running sessions",
     )
+    worker_metrics_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves the Temporal SDK's metrics for Prometheus; unset = none",
+    )
     worker_workflow_sandbox: bool = Field(
         default=True, description="run workflows in Temporal's sandbox (a determinism guard; costs worker CPU)"
     )
@@ -99,6 +104,17 @@ class Settings(BaseSettings):
     api_workflow_timeout_seconds: float = Field(default=30.0, gt=0, description="wait for a workflow update/query")
     api_max_body_bytes: int = Field(default=65536, ge=1024, description="larger request bodies get 413")
     api_cors_origins: str = Field(default="", description="comma-separated browser origins allowed by CORS; empty=none")
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        port_ok = re.fullmatch(r"[1-9][0-9]{0,4}", port) is not None and int(port) <= 65535
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+", host) or not port_ok:
+            raise ValueError(f"{value!r} is not host:port (a host name or IPv4 address, a port 1-65535)")
+        return value
 
 
 @lru_cache(maxsize=1)

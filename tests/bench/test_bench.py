@@ -37,7 +37,7 @@ from bench.orchestration import (
     rounds_for,
 )
 from bench.report import percentile, table
-from bench.stack import BenchStack
+from bench.stack import BenchStack, prometheus_sums
 from bench.trivial import TrivialInput, TrivialWorkflow, noop
 from devstack.supervisor import Supervisor
 from ephemeral_vault.db.embedded import EmbeddedPostgres
@@ -178,6 +178,34 @@ def test_a_level_with_repeats_and_failures_renders_and_explains_them() -> None:
     assert "shaped-ceiling clients did again at 1000: step retried after an RPC deadline x4" in notes
     assert "2 lifecycles failed at 1000: WorkflowUpdateFailedError (InvalidTransaction) after approve" in notes
     assert "1 shaped-ceiling workflows failed at 1000" in notes
+
+
+EXPOSITION = """# HELP temporal_sticky_cache_hit Count of times the workflow cache was used for a new workflow task
+# TYPE temporal_sticky_cache_hit counter
+temporal_sticky_cache_hit{task_queue="q",workflow_type="SessionWorkflow"} 1600
+temporal_sticky_cache_hit{task_queue="q",workflow_type="VaultSweepWorkflow"} 2
+temporal_sticky_cache_total_forced_eviction{task_queue="q"} 63
+temporal_sticky_cache_size{task_queue="q"} 999
+temporal_workflow_task_execution_latency_count{task_queue="q",workflow_type="SessionWorkflow"} 1700
+temporal_workflow_task_execution_latency_bucket{le="+Inf",task_queue="q"} 1700
+temporal_request{operation="Poll"} NaN
+"""
+
+
+def test_the_workers_sdk_counters_are_summed_over_labels_and_reported_per_level() -> None:
+    sums = prometheus_sums(EXPOSITION)
+    assert sums["temporal_sticky_cache_hit"] == 1602
+    assert sums["temporal_sticky_cache_total_forced_eviction"] == 63
+    assert sums["temporal_workflow_task_execution_latency_count"] == 1700
+    assert "# HELP temporal_sticky_cache_hit" not in " ".join(sums)
+    level = LevelResult(
+        concurrency=1000, trades=3, wall_s=100.0, completed=1000, failed=0, ceiling_wall_s=50.0,
+        ceiling_completed=1000, activities_per_lifecycle=8, sdk=sums,
+    )
+    notes = "\n".join(level_notes([level]))
+    assert ("workflow cache at 1000 (worker, lifecycles): 1700 workflow tasks, 1602 sticky hits, 0 misses, "
+            "63 forced evictions") in notes
+    assert "trivial worker" not in notes  # no counters read from it: no line made up
 
 
 def test_a_level_in_rounds_is_judged_by_its_median_round() -> None:
