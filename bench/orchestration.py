@@ -115,6 +115,7 @@ class LevelResult:
     ceiling_cpu_s: dict[str, float] = field(default_factory=dict)
     rss_mib: dict[str, float] = field(default_factory=dict)
     profile: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # kind → (count, queued s, run s)
+    timed_out_tasks: float = 0.0  # workflow tasks per lifecycle that timed out waiting for a worker (HistoryShape)
     errors: list[str] = field(default_factory=list)
     # What the client did again, per step: re-signs (as_a_wallet) and retried calls (patiently).
     repeats: Counter[str] = field(default_factory=Counter)
@@ -168,7 +169,7 @@ class LevelResult:
             "errors": self.errors[:5], "repeats": dict(self.repeats),
             "shaped_repeats": dict(self.shaped_repeats),
             "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
-            "sdk": self.sdk, "ceiling_sdk": self.ceiling_sdk,
+            "sdk": self.sdk, "ceiling_sdk": self.ceiling_sdk, "timed_out_tasks_per_lifecycle": self.timed_out_tasks,
         }
 
 
@@ -353,6 +354,9 @@ class HistoryShape:
     local_activities: int
     updates: int
     profile: dict[str, tuple[int, float, float]]  # kind → (count per lifecycle, mean queued s, mean running s)
+    # workflow tasks per lifecycle that timed out before a worker started them (on the sticky queue: a worker too
+    # busy to poll within its schedule-to-start timeout), each rescheduled on the normal queue with two more events
+    timed_out_tasks: float = 0.0
 
 
 async def history_profile(client: Client, workflow_ids: list[str]) -> HistoryShape:
@@ -362,6 +366,7 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> HistorySha
     queued: dict[str, list[float]] = defaultdict(list)
     running: dict[str, list[float]] = defaultdict(list)
     activity_counts, local_counts, update_counts = [], [], []
+    timed_out = 0
     for workflow_id in workflow_ids:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         scheduled: dict[int, tuple[str, float]] = {}
@@ -396,6 +401,8 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> HistorySha
                 sched_id = ev.workflow_task_completed_event_attributes.scheduled_event_id
                 if sched_id in started:
                     running["workflow task"].append(at - started[sched_id])
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timed_out += 1
         activity_counts.append(count)
         local_counts.append(local)
         update_counts.append(updates)
@@ -406,7 +413,7 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> HistorySha
         for kind in running
     }
     return HistoryShape(_most_common(activity_counts), _most_common(local_counts), _most_common(update_counts),
-                        profile)
+                        profile, timed_out / n)
 
 
 def _most_common(counts: list[int]) -> int:
@@ -528,6 +535,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         ordinary_completed=ordinary_done, shaped_wall_s=shaped_wall,
         shaped_completed=shaped_done, shaped_errors=shaped_errors, lifecycle_s=lifecycle_s,
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
+        timed_out_tasks=shape.timed_out_tasks,
         repeats=repeats, shaped_repeats=shaped_repeats, round_ratios=round_ratios if rounds > 1 else [],
         sdk=sdk, ceiling_sdk=ceiling_sdk,
     )
@@ -571,6 +579,9 @@ def level_notes(levels: list[LevelResult]) -> list[str]:
         for kind, count in Counter(map(failure_kind, lv.shaped_errors)).most_common(3):
             notes.append(f"  {count} shaped-ceiling workflows failed at {lv.concurrency}: {kind}")
         notes.extend(f"  for example: {error}" for error in lv.errors[:2])
+        if lv.timed_out_tasks:
+            notes.append(f"  workflow tasks that timed out waiting for the worker at {lv.concurrency}: "
+                         f"{lv.timed_out_tasks:.2f} per lifecycle (sampled histories)")
         for who, sdk in (("worker, lifecycles", lv.sdk), ("trivial worker, ceiling", lv.ceiling_sdk)):
             if sdk:
                 notes.append(f"  workflow cache at {lv.concurrency} ({who}): {sdk_summary(sdk)}")

@@ -200,9 +200,10 @@ def test_the_workers_sdk_counters_are_summed_over_labels_and_reported_per_level(
     assert "# HELP temporal_sticky_cache_hit" not in " ".join(sums)
     level = LevelResult(
         concurrency=1000, trades=3, wall_s=100.0, completed=1000, failed=0, ceiling_wall_s=50.0,
-        ceiling_completed=1000, activities_per_lifecycle=8, sdk=sums,
+        ceiling_completed=1000, activities_per_lifecycle=8, sdk=sums, timed_out_tasks=0.25,
     )
     notes = "\n".join(level_notes([level]))
+    assert "workflow tasks that timed out waiting for the worker at 1000: 0.25 per lifecycle" in notes
     assert ("workflow cache at 1000 (worker, lifecycles): 1700 workflow tasks, 1602 sticky hits, 0 misses, "
             "63 forced evictions") in notes
     assert "trivial worker" not in notes  # no counters read from it: no line made up
