@@ -124,10 +124,18 @@ def workflow_poller_options(settings: Settings) -> dict[str, Any]:
     evenly (ratio 0.5: up to 10 on each side), measured on the bench stack: create p99 at 10 clients 1,095-1,237 ms
     -> 981-1,136 ms, a bare update-with-start's p99 at 10 clients 4.2-4.4 s -> 0.6-0.7 s. Letting the normal side
     take all 20 (ratio 1.0) helped creates a little more but doubled the time running sessions' tasks queued (651 ->
-    1,131 ms mean at 100 sessions): sticky polls ran short (docs/benchmarks.md). An idle poll is one long-poll."""
+    1,131 ms mean at 100 sessions): sticky polls ran short (docs/benchmarks.md). An idle poll is one long-poll.
+
+    A task on the sticky queue waits WORKER_STICKY_SCHEDULE_TO_START_SECONDS for this worker; then the server times it
+    out and reschedules it on the normal side, where it carries the whole history. The SDK's 10 s is shorter than a
+    saturated worker's queue (1,000 sessions on 2 cores): the worker was busy, not gone, and each timeout added two
+    events and a full-history task to a stack already out of CPU. The cost of waiting longer falls on a worker that
+    died: the tasks already queued for it wait out the timeout (new ones go to the normal side once the server has
+    seen no poll from it for 10 s)."""
     return {
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         "nonsticky_to_sticky_poll_ratio": 0.5,
+        "sticky_queue_schedule_to_start_timeout": timedelta(seconds=settings.worker_sticky_schedule_to_start_seconds),
     }
 
 

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default=20, ge=2, le=100,
         description="concurrent workflow-task polls per worker, split evenly between new and running sessions",
     )
+    worker_sticky_schedule_to_start_seconds: float = Field(
+        default=30.0, ge=1, le=600,
+        description="how long a running session's next workflow task waits for the worker that holds it in memory "
+        "before any worker may take it (replaying the whole history)",
+    )
     worker_metrics_address: str | None = Field(
         default=None,
         description="host:port where the worker serves the Temporal SDK's metrics for Prometheus; unset = none",
