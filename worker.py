@@ -35,7 +35,7 @@ from activities.resources import Resources, load_or_create_cleaner_keypair
 from activities.sweep import SweepActivities
 from ephemeral_vault.payload_converter import DATA_CONVERTER
 from ephemeral_vault.sandbox_runner import ContextFreeSandboxedRunner
-from ephemeral_vault.settings import Settings, get_settings
+from ephemeral_vault.settings import Settings, settings_or_exit
 from workflows.session import SessionWorkflow
 from workflows.vault_sweep import VaultSweepWorkflow, ensure_vault_sweep_schedule
 
@@ -157,9 +157,13 @@ def build_worker(client: Client, resources: Resources, task_queue: str, **kwargs
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """The SDK's own metrics (workflow-task latencies, sticky-cache hits, misses and evictions, slots in use) served
     for Prometheus at WORKER_METRICS_ADDRESS: what an operator reads first when sessions slow down."""
-    if settings.worker_metrics_address is None:
+    address = settings.worker_metrics_address
+    if address is None:
         return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except ValueError as exc:  # the exporter binds at once: a port in use, an address not on this machine
+        raise SystemExit(f"WORKER_METRICS_ADDRESS {address}: {exc}") from None
 
 
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -306,7 +310,7 @@ def main() -> int:
     # it, logs every request line at INFO with the full URL, which for hosted RPC providers carries an API key
     # (`?api-key=…`). Warnings and errors still come through.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return asyncio.run(run(get_settings()))
+    return asyncio.run(run(settings_or_exit()))
 
 
 if __name__ == "__main__":

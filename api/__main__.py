@@ -5,11 +5,11 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
-from ephemeral_vault.settings import get_settings
+from ephemeral_vault.settings import settings_or_exit
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     uvicorn.run(
         create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=False, log_level="info",
         ws="websockets-sansio",

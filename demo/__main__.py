@@ -18,7 +18,7 @@ from rich.console import Console
 from demo.flow import MIN_SESSION_SECONDS, DemoError, DemoOptions, DemoTarget, Reporter, StackNotRunning, run_demo
 from devstack.dev_env import DEV_ENV_PATH, read_env_file
 from ephemeral_vault.chain.client import redact_url
-from ephemeral_vault.settings import Settings, get_settings
+from ephemeral_vault.settings import Settings, settings_or_exit
 
 
 def target_from_settings(settings: Settings) -> DemoTarget:
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    target = target_from_settings(get_settings())
+    target = target_from_settings(settings_or_exit())
     if args.api_url or args.rpc_url:
         target = DemoTarget(**{**target.__dict__, "api_url": args.api_url or target.api_url,
                                "rpc_url": args.rpc_url or target.rpc_url})

@@ -19,7 +19,7 @@ from devstack.dev_env import DEV_ENV_PATH, ensure_dev_env, fund_cleaner
 from devstack.supervisor import ReadyProbe, Service, Supervisor, python_argv, tcp_probe
 from devstack.temporal import TEMPORAL_CLI, dev_server_argv
 from ephemeral_vault.db.embedded import EmbeddedPostgres
-from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, get_settings
+from ephemeral_vault.settings import PROGRAM_SO, REPO_ROOT, Settings, settings_or_exit
 
 VAR = REPO_ROOT / "var"
 
@@ -80,7 +80,7 @@ def ensure_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
 
 
 async def run_stack() -> int:
-    settings = get_settings()
+    settings = settings_or_exit()
     VAR.mkdir(exist_ok=True)
     if not PROGRAM_SO.exists():
         print(f"missing {PROGRAM_SO}: run `make program`", file=sys.stderr)

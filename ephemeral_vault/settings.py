@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,11 +118,26 @@ class Settings(BaseSettings):
             return None
         host, _, port = value.rpartition(":")
         port_ok = re.fullmatch(r"[1-9][0-9]{0,4}", port) is not None and int(port) <= 65535
-        if not re.fullmatch(r"[A-Za-z0-9.\-]+", host) or not port_ok:
-            raise ValueError(f"{value!r} is not host:port (a host name or IPv4 address, a port 1-65535)")
+        try:  # the SDK's exporter binds a socket address: an IP literal, not a name it would have to resolve
+            ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+            ip_ok = host.count(":") == 0 or host.startswith("[")
+        except ValueError:
+            ip_ok = False
+        if not (ip_ok and port_ok):
+            raise ValueError(f"{value!r} is not IP:port (e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464)")
         return value
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """get_settings() for a program's entry point: a malformed environment variable ends the program with one line
+    per variable, naming it and what it must be, instead of a traceback. Values are not echoed: some are secrets."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        lines = [f"{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}" for error in exc.errors()]
+        raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None

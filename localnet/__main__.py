@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from ephemeral_vault.settings import PROGRAM_DIR, PROGRAM_SO, get_settings
+from ephemeral_vault.settings import PROGRAM_DIR, PROGRAM_SO, settings_or_exit
 from localnet.chain import ChainConfig, LocalChain, ProgramFileMissing
 from localnet.ledger import LEDGER_FILE
 from localnet.loader import DeployError
@@ -49,7 +49,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    settings = get_settings()
+    settings = settings_or_exit()
     parser = argparse.ArgumentParser(prog="python -m localnet", description="Solana JSON-RPC node over LiteSVM")
     parser.add_argument("--host", default=settings.localnet_host)
     parser.add_argument("--port", type=port, default=settings.localnet_port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import httpx
@@ -21,10 +22,25 @@ def test_no_address_no_metrics_endpoint() -> None:
 
 
 @pytest.mark.parametrize("address", ["9464", "127.0.0.1:", ":9464", "127.0.0.1:0", "127.0.0.1:65536",
-                                     "127.0.0.1:09464", "host name:9464", "127.0.0.1:94a"])
+                                     "127.0.0.1:09464", "host name:9464", "127.0.0.1:94a", "localhost:9464",
+                                     "::1:9464", "[::1:9464", "256.0.0.1:9464"])
 def test_a_malformed_metrics_address_is_refused_naming_what_it_must_be(address: str) -> None:
-    with pytest.raises(ValueError, match="is not host:port"):
+    with pytest.raises(ValueError, match="is not IP:port"):
         Settings(worker_metrics_address=address)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9464", "0.0.0.0:1", "[::1]:65535"])
+def test_ip_and_port_are_accepted(address: str) -> None:
+    assert Settings(worker_metrics_address=address).worker_metrics_address == address
+
+
+def test_a_metrics_port_in_use_stops_the_worker_with_a_message_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(SystemExit, match=f"WORKER_METRICS_ADDRESS {address}: .*in use"):
+            metrics_runtime(Settings(worker_metrics_address=address))
 
 
 async def test_the_worker_serves_its_sdk_metrics_and_they_count_its_workflow_tasks(
