@@ -49,8 +49,8 @@ class BenchStack:
     metrics_urls: dict[str, str] = field(default_factory=dict)
 
     async def sdk_counters(self, service: str) -> dict[str, float]:
-        """The worker's SDK counters summed over their labels (sticky-cache hits, misses and forced evictions,
-        workflow tasks replayed), read from its Prometheus endpoint; empty if it cannot be read."""
+        """The worker's SDK metrics summed over their labels (workflow tasks, sticky-cache hits, misses and forced
+        evictions among them), read from its Prometheus endpoint; empty if it cannot be read."""
         url = self.metrics_urls.get(service)
         if url is None:
             return {}

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     worker_metrics_address: str | None = Field(
         default=None,
-        description="host:port where the worker serves the Temporal SDK's metrics for Prometheus; unset = none",
+        description="IP:port where the worker serves the Temporal SDK's metrics for Prometheus; unset = none",
     )
     worker_workflow_sandbox: bool = Field(
         default=True, description="run workflows in Temporal's sandbox (a determinism guard; costs worker CPU)"
