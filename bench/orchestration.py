@@ -338,7 +338,9 @@ SDK_COUNTERS = (
 )
 
 
-def _sdk_counts(sums: dict[str, float]) -> dict[str, float]:
+async def _sdk_counts(stack: BenchStack, service: str) -> dict[str, float]:
+    """The SDK_COUNTERS `service` (a worker of the bench stack) reports now."""
+    sums = await stack.sdk_counters(service)
     return {name: sums[name] for name in SDK_COUNTERS if name in sums}
 
 
@@ -464,13 +466,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         parents = await fund_parents(stack.rpc_url, concurrency)
         log(f"  {concurrency} lifecycles ({trades} trades each) at once{of} …")
         completed_before, settled_before = len(lifecycle_s), len(lifecycle_s) + len(errors)
-        cpu0, sdk0 = stack.cpu_seconds(), await stack.sdk_counters("worker")
+        cpu0, sdk0 = stack.cpu_seconds(), await _sdk_counts(stack, "worker")
         t0 = time.perf_counter()
         await _with_progress(asyncio.gather(*(one(p) for p in parents)),
                              lambda before=settled_before: len(lifecycle_s) + len(errors) - before, concurrency, log)
         round_wall = time.perf_counter() - t0
         cpu = _add(cpu, _delta(stack.cpu_seconds(), cpu0))
-        sdk = _add(sdk, _delta(_sdk_counts(await stack.sdk_counters("worker")), _sdk_counts(sdk0)))
+        sdk = _add(sdk, _delta(await _sdk_counts(stack, "worker"), sdk0))
         rss = {name: max(rss.get(name, 0.0), stack.rss_mib(name))
                for name in ("worker", "api", "temporal", "localnet", "postgres")}
         if shape is None:  # the first round's histories decide what every round's ceiling runs
@@ -478,13 +480,12 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
 
         log(f"  ceiling{of}: {concurrency} trivial workflows x {shape.activities} no-op activities + "
             f"{shape.local_activities} local at once …")
-        cpu0, sdk0 = stack.cpu_seconds(), await stack.sdk_counters("trivial worker")
+        cpu0, sdk0 = stack.cpu_seconds(), await _sdk_counts(stack, "trivial worker")
         round_ceiling_wall, round_done = await _trivial_wave(
             client, TrivialInput(activities=shape.activities, local_activities=shape.local_activities), concurrency,
             log)
         ceiling_cpu = _add(ceiling_cpu, _delta(stack.cpu_seconds(), cpu0))
-        ceiling_sdk = _add(ceiling_sdk,
-                           _delta(_sdk_counts(await stack.sdk_counters("trivial worker")), _sdk_counts(sdk0)))
+        ceiling_sdk = _add(ceiling_sdk, _delta(await _sdk_counts(stack, "trivial worker"), sdk0))
         wall, ceiling_wall, done = wall + round_wall, ceiling_wall + round_ceiling_wall, done + round_done
         round_rate = _per_second(len(lifecycle_s) - completed_before, round_wall)
         round_ceiling = _per_second(round_done, round_ceiling_wall)

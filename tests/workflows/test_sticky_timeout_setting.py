@@ -14,7 +14,7 @@ from ephemeral_vault.settings import Settings
 from worker import build_worker, workflow_poller_options
 
 
-async def test_the_worker_waits_on_its_sticky_queue_as_configured(
+async def test_the_configured_sticky_timeout_reaches_the_sdk_worker(
     temporal_env: WorkflowEnvironment, resources: Resources
 ) -> None:
     default = build_worker(temporal_env.client, resources, "sticky-default", **workflow_poller_options(Settings()))
