@@ -122,7 +122,8 @@ class LevelResult:
     shaped_repeats: Counter[str] = field(default_factory=Counter)  # the shaped ceiling's client's retries
     # lifecycles/s ÷ ceiling wf/s of each round (a lifecycle wave, then a ceiling wave)
     round_ratios: list[float] = field(default_factory=list)
-    # the worker's Temporal SDK counters over the lifecycle waves, and the trivial worker's over the ceiling waves
+    # the worker's Temporal SDK counters and the server's cache misses over the lifecycle waves, and the trivial
+    # worker's and the server's over the ceiling waves
     sdk: dict[str, float] = field(default_factory=dict)
     ceiling_sdk: dict[str, float] = field(default_factory=dict)
 
@@ -328,20 +329,32 @@ def failure_kind(summary: str) -> str:
     return summary.split(" — ", 1)[0]
 
 
-# The SDK counters a level reports (Temporal Core's names, as its Prometheus endpoint spells them): whether running
-# sessions' workflow tasks found their workflow in the worker's cache; a miss replays its whole history.
+# The counters a level reports, per service (the names as each Prometheus endpoint spells them). A worker's (Temporal
+# Core's): whether running sessions' workflow tasks found their workflow in the worker's cache; a miss replays its
+# whole history. The server's, per cache: a miss of its mutable-state cache or events cache reads the workflow's
+# record or history events back from the database.
 SDK_COUNTERS = (
     "temporal_sticky_cache_hit",
     "temporal_sticky_cache_miss",
     "temporal_sticky_cache_total_forced_eviction",
     "temporal_workflow_task_execution_latency_count",
 )
+SERVER_CACHES = ("mutablestate", "events")
+SERVER_COUNTERS = tuple(f'cache_miss{{cache_type="{cache}"}}' for cache in SERVER_CACHES)
 
 
-async def _sdk_counts(stack: BenchStack, service: str) -> dict[str, float]:
-    """The SDK_COUNTERS `service` (a worker of the bench stack) reports now."""
-    sums = await stack.sdk_counters(service)
-    return {name: sums[name] for name in SDK_COUNTERS if name in sums}
+async def _counts(stack: BenchStack, service: str) -> dict[str, float]:
+    """The counters `service` (a worker of the bench stack, or "temporal") reports now."""
+    if service == "temporal":
+        sums, names = await stack.metrics(service, by_label="cache_type"), SERVER_COUNTERS
+    else:
+        sums, names = await stack.metrics(service), SDK_COUNTERS
+    return {name: sums[name] for name in names if name in sums}
+
+
+async def _all_counts(stack: BenchStack, worker: str) -> dict[str, float]:
+    """A wave's worker's counters and the server's, in one dict (their names do not overlap)."""
+    return {**await _counts(stack, worker), **await _counts(stack, "temporal")}
 
 
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -466,13 +479,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         parents = await fund_parents(stack.rpc_url, concurrency)
         log(f"  {concurrency} lifecycles ({trades} trades each) at once{of} …")
         completed_before, settled_before = len(lifecycle_s), len(lifecycle_s) + len(errors)
-        cpu0, sdk0 = stack.cpu_seconds(), await _sdk_counts(stack, "worker")
+        cpu0, sdk0 = stack.cpu_seconds(), await _all_counts(stack, "worker")
         t0 = time.perf_counter()
         await _with_progress(asyncio.gather(*(one(p) for p in parents)),
                              lambda before=settled_before: len(lifecycle_s) + len(errors) - before, concurrency, log)
         round_wall = time.perf_counter() - t0
         cpu = _add(cpu, _delta(stack.cpu_seconds(), cpu0))
-        sdk = _add(sdk, _delta(await _sdk_counts(stack, "worker"), sdk0))
+        sdk = _add(sdk, _delta(await _all_counts(stack, "worker"), sdk0))
         rss = {name: max(rss.get(name, 0.0), stack.rss_mib(name))
                for name in ("worker", "api", "temporal", "localnet", "postgres")}
         if shape is None:  # the first round's histories decide what every round's ceiling runs
@@ -480,12 +493,12 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
 
         log(f"  ceiling{of}: {concurrency} trivial workflows x {shape.activities} no-op activities + "
             f"{shape.local_activities} local at once …")
-        cpu0, sdk0 = stack.cpu_seconds(), await _sdk_counts(stack, "trivial worker")
+        cpu0, sdk0 = stack.cpu_seconds(), await _all_counts(stack, "trivial worker")
         round_ceiling_wall, round_done = await _trivial_wave(
             client, TrivialInput(activities=shape.activities, local_activities=shape.local_activities), concurrency,
             log)
         ceiling_cpu = _add(ceiling_cpu, _delta(stack.cpu_seconds(), cpu0))
-        ceiling_sdk = _add(ceiling_sdk, _delta(await _sdk_counts(stack, "trivial worker"), sdk0))
+        ceiling_sdk = _add(ceiling_sdk, _delta(await _all_counts(stack, "trivial worker"), sdk0))
         wall, ceiling_wall, done = wall + round_wall, ceiling_wall + round_ceiling_wall, done + round_done
         round_rate = _per_second(len(lifecycle_s) - completed_before, round_wall)
         round_ceiling = _per_second(round_done, round_ceiling_wall)
@@ -584,8 +597,14 @@ def level_notes(levels: list[LevelResult]) -> list[str]:
             notes.append(f"  workflow tasks that timed out waiting for the worker at {lv.concurrency}: "
                          f"{lv.timed_out_tasks:.2f} per lifecycle (sampled histories)")
         for who, sdk in (("worker, lifecycles", lv.sdk), ("trivial worker, ceiling", lv.ceiling_sdk)):
-            if sdk:
+            if any(name in sdk for name in SDK_COUNTERS):
                 notes.append(f"  workflow cache at {lv.concurrency} ({who}): {sdk_summary(sdk)}")
+        for who, counts, workflows in (("lifecycle", lv.sdk, lv.completed + lv.failed),
+                                       ("ceiling workflow", lv.ceiling_sdk, lv.ceiling_completed)):
+            if workflows and any(name in counts for name in SERVER_COUNTERS):
+                misses = ", ".join(f"{cache} {counts.get(name, 0.0) / workflows:.1f}"
+                                   for cache, name in zip(SERVER_CACHES, SERVER_COUNTERS, strict=True))
+                notes.append(f"  Temporal server cache misses per {who} at {lv.concurrency}: {misses}")
     return notes
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -45,12 +46,14 @@ class BenchStack:
     postgres: EmbeddedPostgres
     profile_path: Path | None = None
     pids: dict[str, int] = field(default_factory=dict)
-    # each worker's Temporal SDK metrics endpoint (WORKER_METRICS_ADDRESS), by service name
+    # Prometheus endpoints by service name: each worker's Temporal SDK metrics (WORKER_METRICS_ADDRESS) and the
+    # Temporal server's own
     metrics_urls: dict[str, str] = field(default_factory=dict)
 
-    async def sdk_counters(self, service: str) -> dict[str, float]:
-        """The worker's SDK metrics summed over their labels (workflow tasks, sticky-cache hits, misses and forced
-        evictions among them), read from its Prometheus endpoint; empty if it cannot be read."""
+    async def metrics(self, service: str, by_label: str | None = None) -> dict[str, float]:
+        """A service's metrics summed over their labels (but `by_label`; see prometheus_sums), read from its
+        Prometheus endpoint — a worker's workflow tasks and sticky-cache hits, the server's cache misses; empty if it
+        cannot be read."""
         url = self.metrics_urls.get(service)
         if url is None:
             return {}
@@ -59,7 +62,7 @@ class BenchStack:
                 text = (await http.get(url)).text
         except httpx.HTTPError:
             return {}
-        return prometheus_sums(text)
+        return prometheus_sums(text, by_label)
 
     def processes(self) -> dict[str, list[psutil.Process]]:
         """Each service's processes (PostgreSQL: the postmaster and its backends)."""
@@ -128,14 +131,17 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
-def prometheus_sums(text: str) -> dict[str, float]:
-    """Prometheus text exposition → each sample name's value summed over its label sets."""
+def prometheus_sums(text: str, by_label: str | None = None) -> dict[str, float]:
+    """Prometheus text exposition → each sample name's value summed over its label sets; with `by_label`, samples
+    carrying that label are summed per value of it, keyed `name{label="value"}`."""
     sums: dict[str, float] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         name_and_labels, _, value = line.rpartition(" ")
         name = name_and_labels.split("{", 1)[0]
+        if by_label is not None and (kept := re.search(rf'[{{,]{re.escape(by_label)}="([^"]*)"', name_and_labels)):
+            name = f'{name}{{{by_label}="{kept.group(1)}"}}'
         try:
             sums[name] = sums.get(name, 0.0) + float(value)
         except ValueError:
@@ -143,9 +149,9 @@ def prometheus_sums(text: str) -> dict[str, float]:
     return sums
 
 
-def temporal_argv(root: Path, port: int) -> list[str]:
+def temporal_argv(root: Path, port: int, metrics_port: int) -> list[str]:
     return dev_server_argv(  # as `make run`, headless
-        port=port, http_port=free_tcp_port(), metrics_port=free_tcp_port(), db_file=root / "temporal.db"
+        port=port, http_port=free_tcp_port(), metrics_port=metrics_port, db_file=root / "temporal.db"
     )
 
 
@@ -160,6 +166,7 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
     try:
         dsn = await asyncio.to_thread(postgres.start)
         t_port, rpc_port, api_port, bare_port = free_tcp_port(), free_port_pair(), free_tcp_port(), free_tcp_port()
+        t_metrics_port = free_tcp_port()
         temporal_address = f"127.0.0.1:{t_port}"
         rpc_url = f"http://127.0.0.1:{rpc_port}"
         token = secrets.token_urlsafe(24)
@@ -189,7 +196,7 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
         rpc_probe = b'{"jsonrpc":"2.0","id":1,"method":"getHealth"}'
         trivial_settings = Settings(temporal_address=temporal_address, temporal_task_queue=TRIVIAL_TASK_QUEUE)
         services = [
-            Service("temporal", temporal_argv(root, t_port), tcp_probe("127.0.0.1", t_port)),
+            Service("temporal", temporal_argv(root, t_port, t_metrics_port), tcp_probe("127.0.0.1", t_port)),
             Service("localnet", python_argv("-m", "localnet", "--host", "127.0.0.1", "--port", str(rpc_port)),
                     http_probe(rpc_url, rpc_probe)),
             Service("worker", worker_argv, worker_polling_probe(settings), env=worker_env),
@@ -204,7 +211,8 @@ async def bench_stack(*, profile_worker: Path | None = None, unsandboxed: bool =
             api_url=f"http://127.0.0.1:{api_port}", bare_url=f"http://127.0.0.1:{bare_port}", service_token=token,
             supervisor=sup, postgres=postgres, profile_path=profile_path,
             metrics_urls={"worker": f"http://{worker_metrics}/metrics",
-                          "trivial worker": f"http://{trivial_metrics}/metrics"},
+                          "trivial worker": f"http://{trivial_metrics}/metrics",
+                          "temporal": f"http://127.0.0.1:{t_metrics_port}/metrics"},
         )
         for service in services:
             if service.name == "worker":

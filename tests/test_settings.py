@@ -16,7 +16,10 @@ def test_settings_read_the_environment(monkeypatch):
     assert s.database_url is None
 
 
-@pytest.mark.parametrize("program", [["worker.py"], ["-m", "api"], ["-m", "localnet"], ["-m", "demo"]])
+@pytest.mark.parametrize("program", [
+    ["worker.py"], ["-m", "api"], ["-m", "localnet"], ["-m", "demo"], ["-m", "ephemeral_vault.db.migrate"],
+    ["-m", "ephemeral_vault.custody.rotate"], ["-m", "ephemeral_vault.custody.keygen", "pkcs11"],
+], ids=" ".join)
 def test_a_malformed_environment_stops_each_program_with_the_variables_named_not_a_traceback(program):
     env = {**os.environ, "API_PORT": "not-a-port", "WORKER_METRICS_ADDRESS": "localhost:9464",
            "WORKER_STICKY_SCHEDULE_TO_START_SECONDS": "0"}

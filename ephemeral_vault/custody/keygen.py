@@ -13,7 +13,7 @@ import sys
 
 from ephemeral_vault.custody.env_kek import KEK_ID_PATTERN
 from ephemeral_vault.custody.errors import CustodyError, KekConfigError
-from ephemeral_vault.settings import get_settings
+from ephemeral_vault.settings import settings_or_exit
 
 
 def new_env_kek_entry(kek_id: str) -> str:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from ephemeral_vault.custody.pkcs11_kek import generate_kek_on_token
 
-        settings = get_settings()
+        settings = settings_or_exit()
         if not settings.pkcs11_token_label or settings.pkcs11_pin is None:
             raise KekConfigError("PKCS11_TOKEN_LABEL and PKCS11_PIN must be set")
         print(

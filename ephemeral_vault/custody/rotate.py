@@ -138,9 +138,9 @@ async def _run(database_url: str, schema: str | None, batch_size: int) -> Rotati
 
 
 def _database_url() -> str:
-    from ephemeral_vault.settings import get_settings
+    from ephemeral_vault.settings import settings_or_exit
 
-    settings = get_settings()
+    settings = settings_or_exit()
     if settings.database_url:
         return settings.database_url
     from ephemeral_vault.db.embedded import EmbeddedPostgres  # the `make run` default, as the migrate command does

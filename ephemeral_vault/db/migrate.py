@@ -141,9 +141,9 @@ async def _apply_one(conn: asyncpg.Connection, migration: Migration, schema: str
 
 async def _migrate_from_settings() -> list[str]:
     from ephemeral_vault.db.embedded import EmbeddedPostgres
-    from ephemeral_vault.settings import get_settings
+    from ephemeral_vault.settings import settings_or_exit
 
-    settings = get_settings()
+    settings = settings_or_exit()
     dsn = settings.database_url
     if dsn is None:
         dsn = EmbeddedPostgres(settings.embedded_pg_dir, settings.embedded_pg_port).start()

@@ -207,6 +207,31 @@ def test_the_workers_sdk_counters_are_summed_over_labels_and_reported_per_level(
     assert ("workflow cache at 1000 (worker, lifecycles): 1700 workflow tasks, 1602 sticky hits, 0 misses, "
             "63 forced evictions") in notes
     assert "trivial worker" not in notes  # no counters read from it: no line made up
+    assert "server cache" not in notes
+
+
+SERVER_EXPOSITION = """# TYPE cache_miss counter
+cache_miss{cache_type="mutablestate",namespace_id="n",operation="HistoryCacheGetOrCreate",service_name="history"} 30
+cache_miss{cache_type="mutablestate",operation="HistoryCacheGetOrCreateCurrent",service_name="history"} 10
+cache_miss{cache_type="events",namespace_id="n",operation="EventsCacheGetEvent",service_name="history"} 250
+cache_requests{cache_type="events",namespace_id="n",operation="EventsCachePutEvent",service_name="history"} 900
+cache_size{service_name="frontend"} 100
+"""
+
+
+def test_the_servers_cache_misses_are_summed_per_cache_and_reported_per_workflow() -> None:
+    sums = prometheus_sums(SERVER_EXPOSITION, by_label="cache_type")
+    assert sums['cache_miss{cache_type="mutablestate"}'] == 40
+    assert sums['cache_miss{cache_type="events"}'] == 250
+    assert sums['cache_requests{cache_type="events"}'] == 900
+    assert sums["cache_size"] == 100  # no such label: summed under its name
+    level = LevelResult(
+        concurrency=100, trades=3, wall_s=10.0, completed=90, failed=10, ceiling_wall_s=5.0, ceiling_completed=50,
+        activities_per_lifecycle=8, sdk=sums, ceiling_sdk={'cache_miss{cache_type="events"}': 5.0},
+    )
+    notes = "\n".join(level_notes([level]))
+    assert "Temporal server cache misses per lifecycle at 100: mutablestate 0.4, events 2.5" in notes
+    assert "Temporal server cache misses per ceiling workflow at 100: mutablestate 0.0, events 0.1" in notes
 
 
 def test_a_level_in_rounds_is_judged_by_its_median_round() -> None:
