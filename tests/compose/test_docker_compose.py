@@ -67,3 +67,10 @@ def test_temporal_gets_the_dynamic_config_make_run_uses(compose):
     config = yaml.safe_load((REPO_ROOT / mount.split(":")[0]).read_text())
     assert {key: entries[0]["value"] for key, entries in config.items()} == DYNAMIC_CONFIG
     assert all(len(entries) == 1 and set(entries[0]) == {"value"} for entries in config.values())
+
+
+def test_each_worker_serves_its_sdk_metrics_on_the_port_it_exposes(compose):
+    worker = compose["services"]["worker"]
+    address = Settings(worker_metrics_address=worker["environment"]["WORKER_METRICS_ADDRESS"]).worker_metrics_address
+    assert address is not None and address.startswith("0.0.0.0:")  # reachable from the compose network
+    assert worker["expose"] == [address.rpartition(":")[2]]
