@@ -117,7 +117,7 @@ def workflow_runner_options(settings: Settings) -> dict[str, Any]:
     return {"workflow_runner": UnsandboxedWorkflowRunner()}
 
 
-def workflow_poller_options(settings: Settings) -> dict[str, Any]:
+def workflow_task_options(settings: Settings) -> dict[str, Any]:
     """Every create starts a new workflow, whose first workflow task comes through the task queue's normal side; the
     rest of a session's tasks come through the worker's sticky queue. The SDK's default (5 pollers, at most a fifth
     of them on the normal side) polls the normal side with ONE poller, and creates queue behind it. 20 pollers split
@@ -131,11 +131,18 @@ def workflow_poller_options(settings: Settings) -> dict[str, Any]:
     saturated worker's queue (1,000 sessions on 2 cores): the worker was busy, not gone, and each timeout added two
     events and a full-history task to a stack already out of CPU. The cost of waiting longer falls on a worker that
     died: the tasks already queued for it wait out the timeout (new ones go to the normal side once the server has
-    seen no poll from it for 10 s)."""
+    seen no poll from it for 10 s).
+
+    The worker keeps WORKER_MAX_CACHED_WORKFLOWS running sessions in memory; past that it evicts the least recently
+    used, whose next task replays its whole history. The SDK's 1,000 has no room beside 1,000 live sessions for the
+    vault sweep: at 1,000 benchmark sessions it forced 55-148 evictions per wave, each a replay. Sessions live for
+    hours, so a worker holding more sessions than its cache replays on nearly every task once their order cycles;
+    2,000 costs ~0.2 MiB per session held (worker RSS 165 MiB at 100 sessions, 321 MiB at 1,000)."""
     return {
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         "nonsticky_to_sticky_poll_ratio": 0.5,
         "sticky_queue_schedule_to_start_timeout": timedelta(seconds=settings.worker_sticky_schedule_to_start_seconds),
+        "max_cached_workflows": settings.worker_max_cached_workflows,
     }
 
 
@@ -286,7 +293,7 @@ async def run(settings: Settings) -> int:
         resources,
         settings.temporal_task_queue,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
-        **workflow_poller_options(settings),
+        **workflow_task_options(settings),
         **workflow_runner_options(settings),
     )
     stop = asyncio.Event()

@@ -103,7 +103,7 @@ class TrivialWorkflow:
 
 async def run_worker() -> int:
     from ephemeral_vault.settings import get_settings
-    from worker import metrics_runtime, workflow_poller_options  # as the real worker: same pollers, same metrics
+    from worker import metrics_runtime, workflow_task_options  # as the real worker: same pollers, same metrics
 
     settings = get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
@@ -114,7 +114,7 @@ async def run_worker() -> int:
         loop.add_signal_handler(sig, stop.set)
     async with Worker(client, task_queue=TRIVIAL_TASK_QUEUE, workflows=[TrivialWorkflow], activities=[noop],
                       max_concurrent_activities=settings.worker_max_concurrent_activities,
-                      **workflow_poller_options(settings)):
+                      **workflow_task_options(settings)):
         await stop.wait()
     return 0
 

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         description="how long a running session's next workflow task waits for the worker that holds it in memory "
         "before any worker may take it (replaying the whole history)",
     )
+    worker_max_cached_workflows: int = Field(
+        default=2000, ge=1, le=100_000,
+        description="running sessions a worker keeps in memory (~0.2 MiB each); one past it replays its history",
+    )
     worker_metrics_address: str | None = Field(
         default=None,
         description="IP:port where the worker serves the Temporal SDK's metrics for Prometheus; unset = none",
