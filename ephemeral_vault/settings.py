@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     )
     worker_max_cached_workflows: int = Field(
         default=2000, ge=1, le=100_000,
-        description="running sessions a worker keeps in memory (~0.2 MiB each); one past it replays its history",
+        description="running sessions a worker keeps in memory (~0.2 MiB each); past it the least recently used is "
+        "evicted and replays its whole history on its next task",
     )
     worker_metrics_address: str | None = Field(
         default=None,
