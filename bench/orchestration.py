@@ -124,8 +124,8 @@ class LevelResult:
     round_ratios: list[float] = field(default_factory=list)
     # the worker's Temporal SDK counters and the server's cache misses over the lifecycle waves, and the trivial
     # worker's and the server's over the ceiling waves
-    sdk: dict[str, float] = field(default_factory=dict)
-    ceiling_sdk: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, float] = field(default_factory=dict)
+    ceiling_counters: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -170,7 +170,8 @@ class LevelResult:
             "errors": self.errors[:5], "repeats": dict(self.repeats),
             "shaped_repeats": dict(self.shaped_repeats),
             "error_kinds": dict(Counter(failure_kind(e) for e in self.errors)),
-            "sdk": self.sdk, "ceiling_sdk": self.ceiling_sdk, "timed_out_tasks_per_lifecycle": self.timed_out_tasks,
+            "counters": self.counters, "ceiling_counters": self.ceiling_counters,
+            "timed_out_tasks_per_lifecycle": self.timed_out_tasks,
         }
 
 
@@ -469,8 +470,8 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
     cpu: dict[str, float] = {}
     ceiling_cpu: dict[str, float] = {}
     rss: dict[str, float] = {}
-    sdk: dict[str, float] = {}
-    ceiling_sdk: dict[str, float] = {}
+    counters: dict[str, float] = {}
+    ceiling_counters: dict[str, float] = {}
     round_ratios: list[float] = []
     shape: HistoryShape | None = None
     for round_no in range(1, rounds + 1):
@@ -479,13 +480,13 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         parents = await fund_parents(stack.rpc_url, concurrency)
         log(f"  {concurrency} lifecycles ({trades} trades each) at once{of} …")
         completed_before, settled_before = len(lifecycle_s), len(lifecycle_s) + len(errors)
-        cpu0, sdk0 = stack.cpu_seconds(), await _all_counts(stack, "worker")
+        cpu0, counts0 = stack.cpu_seconds(), await _all_counts(stack, "worker")
         t0 = time.perf_counter()
         await _with_progress(asyncio.gather(*(one(p) for p in parents)),
                              lambda before=settled_before: len(lifecycle_s) + len(errors) - before, concurrency, log)
         round_wall = time.perf_counter() - t0
         cpu = _add(cpu, _delta(stack.cpu_seconds(), cpu0))
-        sdk = _add(sdk, _delta(await _all_counts(stack, "worker"), sdk0))
+        counters = _add(counters, _delta(await _all_counts(stack, "worker"), counts0))
         rss = {name: max(rss.get(name, 0.0), stack.rss_mib(name))
                for name in ("worker", "api", "temporal", "localnet", "postgres")}
         if shape is None:  # the first round's histories decide what every round's ceiling runs
@@ -493,12 +494,12 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
 
         log(f"  ceiling{of}: {concurrency} trivial workflows x {shape.activities} no-op activities + "
             f"{shape.local_activities} local at once …")
-        cpu0, sdk0 = stack.cpu_seconds(), await _all_counts(stack, "trivial worker")
+        cpu0, counts0 = stack.cpu_seconds(), await _all_counts(stack, "trivial worker")
         round_ceiling_wall, round_done = await _trivial_wave(
             client, TrivialInput(activities=shape.activities, local_activities=shape.local_activities), concurrency,
             log)
         ceiling_cpu = _add(ceiling_cpu, _delta(stack.cpu_seconds(), cpu0))
-        ceiling_sdk = _add(ceiling_sdk, _delta(await _all_counts(stack, "trivial worker"), sdk0))
+        ceiling_counters = _add(ceiling_counters, _delta(await _all_counts(stack, "trivial worker"), counts0))
         wall, ceiling_wall, done = wall + round_wall, ceiling_wall + round_ceiling_wall, done + round_done
         round_rate = _per_second(len(lifecycle_s) - completed_before, round_wall)
         round_ceiling = _per_second(round_done, round_ceiling_wall)
@@ -551,7 +552,7 @@ async def run_level(stack: BenchStack, client: Client, concurrency: int, trades:
         step_s=steps, cpu_s=cpu, ceiling_cpu_s=ceiling_cpu, rss_mib=rss, profile=shape.profile, errors=errors,
         timed_out_tasks=shape.timed_out_tasks,
         repeats=repeats, shaped_repeats=shaped_repeats, round_ratios=round_ratios if rounds > 1 else [],
-        sdk=sdk, ceiling_sdk=ceiling_sdk,
+        counters=counters, ceiling_counters=ceiling_counters,
     )
 
 
@@ -596,15 +597,16 @@ def level_notes(levels: list[LevelResult]) -> list[str]:
         if lv.timed_out_tasks:
             notes.append(f"  workflow tasks that timed out waiting for the worker at {lv.concurrency}: "
                          f"{lv.timed_out_tasks:.2f} per lifecycle (sampled histories)")
-        for who, sdk in (("worker, lifecycles", lv.sdk), ("trivial worker, ceiling", lv.ceiling_sdk)):
-            if any(name in sdk for name in SDK_COUNTERS):
-                notes.append(f"  workflow cache at {lv.concurrency} ({who}): {sdk_summary(sdk)}")
-        for who, counts, workflows in (("lifecycle", lv.sdk, lv.completed + lv.failed),
-                                       ("ceiling workflow", lv.ceiling_sdk, lv.ceiling_completed)):
+        for worker, per, counts, workflows in (
+            ("worker, lifecycles", "lifecycle", lv.counters, lv.completed + lv.failed),
+            ("trivial worker, ceiling", "ceiling workflow", lv.ceiling_counters, lv.ceiling_completed),
+        ):
+            if any(name in counts for name in SDK_COUNTERS):
+                notes.append(f"  workflow cache at {lv.concurrency} ({worker}): {sdk_summary(counts)}")
             if workflows and any(name in counts for name in SERVER_COUNTERS):
                 misses = ", ".join(f"{cache} {counts.get(name, 0.0) / workflows:.1f}"
                                    for cache, name in zip(SERVER_CACHES, SERVER_COUNTERS, strict=True))
-                notes.append(f"  Temporal server cache misses per {who} at {lv.concurrency}: {misses}")
+                notes.append(f"  Temporal server cache misses per {per} at {lv.concurrency}: {misses}")
     return notes
 
 

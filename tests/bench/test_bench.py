@@ -200,7 +200,7 @@ def test_the_workers_sdk_counters_are_summed_over_labels_and_reported_per_level(
     assert "# HELP temporal_sticky_cache_hit" not in " ".join(sums)
     level = LevelResult(
         concurrency=1000, trades=3, wall_s=100.0, completed=1000, failed=0, ceiling_wall_s=50.0,
-        ceiling_completed=1000, activities_per_lifecycle=8, sdk=sums, timed_out_tasks=0.25,
+        ceiling_completed=1000, activities_per_lifecycle=8, counters=sums, timed_out_tasks=0.25,
     )
     notes = "\n".join(level_notes([level]))
     assert "workflow tasks that timed out waiting for the worker at 1000: 0.25 per lifecycle" in notes
@@ -227,7 +227,7 @@ def test_the_servers_cache_misses_are_summed_per_cache_and_reported_per_workflow
     assert sums["cache_size"] == 100  # no such label: summed under its name
     level = LevelResult(
         concurrency=100, trades=3, wall_s=10.0, completed=90, failed=10, ceiling_wall_s=5.0, ceiling_completed=50,
-        activities_per_lifecycle=8, sdk=sums, ceiling_sdk={'cache_miss{cache_type="events"}': 5.0},
+        activities_per_lifecycle=8, counters=sums, ceiling_counters={'cache_miss{cache_type="events"}': 5.0},
     )
     notes = "\n".join(level_notes([level]))
     assert "Temporal server cache misses per lifecycle at 100: mutablestate 0.4, events 2.5" in notes
