@@ -78,7 +78,7 @@ def _fuzz(base_url: str) -> dict[str, Counter[int]]:
 
 async def test_every_operation_answers_within_its_documented_contract(stack: Stack) -> None:
     statuses = await asyncio.to_thread(_fuzz, stack.api.base_url)
-    # The issue asks for the number of cases tried: printed (pytest -s) like the instruction-data fuzz's.
+    # How many cases ran is a reported figure: printed (pytest -s) like the instruction-data fuzz's.
     print(f"\nschemathesis: {sum(sum(c.values()) for c in statuses.values())} requests over {len(statuses)} operations")
     for label, codes in sorted(statuses.items()):
         print(f"  {label}: " + ", ".join(f"{code} x{n}" for code, n in sorted(codes.items())))
