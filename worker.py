@@ -137,7 +137,8 @@ def workflow_task_options(settings: Settings) -> dict[str, Any]:
     used, whose next task replays its whole history. The SDK's 1,000 has no room beside 1,000 live sessions for the
     vault sweep: at 1,000 benchmark sessions it forced 55-148 evictions per wave, each a replay. Sessions live for
     hours, so a worker holding more sessions than its cache replays on nearly every task once their order cycles;
-    2,000 costs ~0.2 MiB per session held (worker RSS 165 MiB at 100 sessions, 321 MiB at 1,000)."""
+    2,000 costs ~0.2 MiB per session held: at 1,000 sessions the worker's RSS was 321 MiB with the SDK's cache and
+    340 MiB with this one (docs/benchmarks.md)."""
     return {
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         "nonsticky_to_sticky_poll_ratio": 0.5,
